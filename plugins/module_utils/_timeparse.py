@@ -1,0 +1,62 @@
+# Copyright: atlasops.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Points in time given by users: ISO 8601 with an offset, or epoch seconds.
+
+PRIVATE to this collection: may change at any time.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError
+from ansible_collections.atlasops.backup.plugins.module_utils._views import parse_atlas_time
+
+# The smallest point in time Atlas accepts (2008-01-01T00:00:00Z).
+ATLAS_EPOCH_MIN = 1199145600
+_OFFSET = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_point_in_time(name: str, value, *, allow_future: bool = False, now: float | None = None) -> int:
+    """Epoch seconds from `2026-11-20T08:15:00Z`, `2026-11-20T09:15:00+01:00` or `1763626500`.
+
+    Refused, with a message saying which: no timezone, milliseconds, fractions of a second given as
+    epoch, times before 2008, and (unless allow_future) times in the future.
+    """
+    if isinstance(value, bool) or value is None:
+        raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidInputError(f"{name} must be whole epoch seconds, got {value!r}")
+        value = int(value)
+    text = str(value).strip()
+    if _DIGITS.fullmatch(text):
+        if len(text) >= 13:
+            raise InvalidInputError(f"{name} looks like epoch milliseconds ({text}): give epoch seconds instead")
+        seconds = int(text)
+    else:
+        if not _OFFSET.search(text):
+            raise InvalidInputError(
+                f"{name} {text!r} has no timezone: add an offset such as Z or +00:00, or give epoch seconds"
+            )
+        parsed = parse_atlas_time(text)
+        if parsed is None or "T" not in text.upper():
+            raise InvalidInputError(
+                f"{name} {text!r} is not an ISO 8601 date and time such as 2026-11-20T08:15:00Z, nor epoch seconds"
+            )
+        if not float(parsed).is_integer():
+            raise InvalidInputError(f"{name} {text!r} has a fraction of a second: Atlas takes whole seconds")
+        seconds = int(parsed)
+    if seconds < ATLAS_EPOCH_MIN:
+        raise InvalidInputError(f"{name} {text} is before 2008-01-01, the earliest point in time Atlas accepts")
+    current = time.time() if now is None else now
+    if not allow_future and seconds > current:
+        raise InvalidInputError(f"{name} {iso_utc(seconds)} is in the future")
+    return seconds
+
+
+def iso_utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

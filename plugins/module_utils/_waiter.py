@@ -1,0 +1,77 @@
+# Copyright: atlasops.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting for a restore job: a clock, a growing poll interval and a predicate.
+
+PRIVATE to this collection: may change at any time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
+
+# Polls at 0, 2, 5, 9.5, 16.3, 26.4 s ... the interval grows by half each time, to at most 60 s,
+# so a job that ends is noticed within one interval: quickly for short jobs, cheaply for long ones.
+FIRST_INTERVAL = 2.0
+GROWTH = 1.5
+MAX_INTERVAL = 60.0
+
+
+def poll_intervals(first: float = FIRST_INTERVAL, growth: float = GROWTH, ceiling: float = MAX_INTERVAL):
+    interval = first
+    while True:
+        yield interval
+        interval = min(ceiling, interval * growth)
+
+
+@dataclass
+class WaitOutcome:
+    value: object  # the last value seen (None if no poll ever succeeded)
+    done: bool  # the predicate held before the timeout
+    elapsed: float
+    polls: int
+    transient_errors: int
+    last_error: AtlasError | None = None
+
+
+def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time.sleep, initial=None,
+             intervals=None) -> WaitOutcome:
+    """Call fetch(deadline) until is_done(value) or timeout seconds have passed.
+
+    A transient AtlasError (rate limits, 5xx, lost connections, after the client's own retries) does
+    not end the wait: the next poll comes at the next interval, or after Retry-After if that is later.
+    Other errors (401, 403, 404 ...) are raised.
+    """
+    start = clock()
+    deadline = start + max(0.0, timeout)
+    schedule = intervals if intervals is not None else poll_intervals()
+    value, polls, transient_errors, last_error = initial, 0, 0, None
+    if initial is not None and is_done(initial):
+        return WaitOutcome(initial, True, 0.0, 0, 0)
+    poll_now = initial is None  # a caller that has just read the job waits one interval first
+    while True:
+        retry_after = None
+        if poll_now:
+            try:
+                value = fetch(deadline)
+            except AtlasError as error:
+                if not error.transient:
+                    raise
+                transient_errors += 1
+                last_error = error
+                retry_after = error.retry_after
+            else:
+                polls += 1
+                last_error = None
+                if is_done(value):
+                    return WaitOutcome(value, True, clock() - start, polls, transient_errors)
+        poll_now = True
+        now = clock()
+        if now >= deadline:
+            return WaitOutcome(value, False, now - start, polls, transient_errors, last_error)
+        pause = next(schedule)
+        if retry_after is not None:
+            pause = max(pause, retry_after)
+        sleep(min(pause, deadline - now))
