@@ -84,7 +84,8 @@ class PlaybookRun:
 
     def task(self, name: str) -> dict:
         """The one recorded result of the task with this name."""
-        found = [entry for entry in self.results if entry["task"] == name]
+        # Role tasks are reported as "<role> : <name>".
+        found = [entry for entry in self.results if entry["task"] == name or entry["task"].endswith(" : " + name)]
         assert len(found) == 1, f"task {name!r} ran {len(found)} times; stdout:\n{self.stdout[-3000:]}"
         return found[0]
 

@@ -1,0 +1,292 @@
+"""Render snapshots and restore jobs in the shapes of the Atlas Admin API v2 schemas."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from .util import iso
+
+_SNAPSHOT_STATUS = {"completed": "completed", "in_progress": "inProgress", "queued": "queued", "failed": "failed"}
+_FLEX_SNAPSHOT_STATUS = {"completed": "COMPLETED", "in_progress": "RUNNING", "queued": "QUEUED", "failed": "FAILED"}
+_SNAPSHOT_TYPE = {"scheduled": "scheduled", "on_demand": "onDemand", "fallback": "fallback"}
+_LEGACY_STATUS = {"running": "IN_PROGRESS", "completed": "FINISHED", "failed": "BROKEN", "cancelled": "KILLED",
+                  "expired": "FINISHED"}
+_LEGACY_DELIVERY_STATUS = {"completed": "READY", "failed": "FAILED", "cancelled": "INTERRUPTED", "expired": "EXPIRED"}
+
+
+def self_link(href):
+    return [{"rel": "self", "href": href}]
+
+
+def cluster_base(base, cluster):
+    """The API prefix of one cluster for its family."""
+    if cluster.type == "flex":
+        return "%s/groups/%s/flexClusters/%s" % (base, cluster.project_id, cluster.name)
+    if cluster.type == "serverless":
+        return "%s/groups/%s/serverless/%s" % (base, cluster.project_id, cluster.name)
+    return "%s/groups/%s/clusters/%s" % (base, cluster.project_id, cluster.name)
+
+
+# -- snapshots -----------------------------------------------------------------------------------------
+
+
+def dedicated_snapshot(base, cluster, snap):
+    out = {
+        "id": snap.id,
+        "createdAt": iso(snap.created),
+        "expiresAt": iso(snap.expires),
+        "status": _SNAPSHOT_STATUS[snap.status],
+        "snapshotType": _SNAPSHOT_TYPE[snap.snapshot_type],
+        "type": "shardedCluster" if cluster.sharded else "replicaSet",
+        "cloudProvider": cluster.provider,
+        "copyRegions": [],
+        "mongodVersion": snap.mongod_version,
+        "storageSizeBytes": snap.size,
+        "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
+    }
+    if not cluster.sharded:
+        out["replicaSetName"] = cluster.shard_names[0]
+    if snap.frequency_type:
+        out["frequencyType"] = snap.frequency_type
+    if snap.description:
+        out["description"] = snap.description
+    return out
+
+
+def sharded_snapshot(base, cluster, snap):
+    members = [{"cloudProvider": cluster.provider, "id": member_id, "replicaSetName": name}
+               for member_id, name in zip(snap.member_ids, cluster.shard_names)]
+    out = {
+        "id": snap.id,
+        "createdAt": iso(snap.created),
+        "expiresAt": iso(snap.expires),
+        "status": _SNAPSHOT_STATUS[snap.status],
+        "snapshotType": _SNAPSHOT_TYPE[snap.snapshot_type],
+        "type": "shardedCluster",
+        "configServerType": "EMBEDDED",
+        "members": members,
+        "snapshotIds": [m["id"] for m in members],
+        "mongodVersion": snap.mongod_version,
+        "storageSizeBytes": snap.size,
+        "links": self_link("%s/backup/snapshots/shardedCluster/%s" % (cluster_base(base, cluster), snap.id)),
+    }
+    if snap.frequency_type:
+        out["frequencyType"] = snap.frequency_type
+    if snap.description:
+        out["description"] = snap.description
+    return out
+
+
+def serverless_snapshot(base, cluster, snap):
+    out = {
+        "id": snap.id,
+        "createdAt": iso(snap.created),
+        "expiresAt": iso(snap.expires),
+        "status": _SNAPSHOT_STATUS[snap.status],
+        "snapshotType": "onDemand" if snap.snapshot_type == "on_demand" else "scheduled",
+        "serverlessInstanceName": cluster.name,
+        "mongodVersion": snap.mongod_version,
+        "storageSizeBytes": snap.size,
+        "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
+    }
+    if snap.frequency_type in ("hourly", "daily", "weekly", "monthly"):
+        out["frequencyType"] = snap.frequency_type
+    return out
+
+
+def flex_snapshot(base, cluster, snap):
+    out = {
+        "id": snap.id,
+        "status": _FLEX_SNAPSHOT_STATUS[snap.status],
+        "scheduledTime": iso(snap.created - 60.0),
+        "expiration": iso(snap.expires),
+        "mongoDBVersion": snap.mongod_version,
+        "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
+    }
+    if snap.status != "queued":
+        out["startTime"] = iso(snap.created)
+    if snap.finished is not None:
+        out["finishTime"] = iso(snap.finished)
+    return out
+
+
+def legacy_snapshot(base, cluster, snap):
+    complete = snap.status == "completed"
+    parts = []
+    names = cluster.shard_names
+    for index, name in enumerate(names):
+        is_config = cluster.sharded and index == len(names) - 1
+        part = {
+            "typeName": "CONFIG_SERVER_REPLICA_SET" if is_config else "REPLICA_SET",
+            "replicaSetName": name,
+            "clusterId": cluster.id,
+            "compressionSetting": "GZIP",
+            "encryptionEnabled": False,
+            "fcv": ".".join(snap.mongod_version.split(".")[:2]),
+            "mongodVersion": snap.mongod_version,
+            "dataSizeBytes": snap.size * 3,
+            "fileSizeBytes": snap.size * 2,
+            "storageSizeBytes": snap.size,
+        }
+        if complete:
+            part["completedTime"] = iso(snap.finished)
+        parts.append(part)
+    return {
+        "id": snap.id,
+        "clusterId": cluster.id,
+        "clusterName": cluster.name,
+        "groupId": cluster.project_id,
+        "complete": complete,
+        "created": {"date": iso(snap.created), "increment": 1},
+        "lastOplogAppliedTimestamp": {"date": iso(snap.created), "increment": 1},
+        "doNotDelete": False,
+        "expires": iso(snap.expires),
+        "incremental": False,
+        "parts": parts,
+        "links": self_link("%s/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
+    }
+
+
+def render_snapshot(base, cluster, snap, sharded_view=False):
+    if cluster.type == "flex":
+        return flex_snapshot(base, cluster, snap)
+    if cluster.type == "serverless":
+        return serverless_snapshot(base, cluster, snap)
+    if cluster.type == "legacy":
+        return legacy_snapshot(base, cluster, snap)
+    if sharded_view:
+        return sharded_snapshot(base, cluster, snap)
+    return dedicated_snapshot(base, cluster, snap)
+
+
+# -- restore jobs --------------------------------------------------------------------------------------
+
+
+def _download_url(job):
+    return "https://restore-%s.emulator.invalid/backup/%s/%s/restore-%s.tar.gz" % (
+        job.id[-8:], job.cluster_name, job.snapshot_id or "pit", job.id)
+
+
+def _cloud_job(base, job, now, with_components):
+    state, finished, _fraction = job.phase(now)
+    download = job.delivery_type == "download"
+    out = {
+        "id": job.id,
+        "deliveryType": job.delivery_type,
+        "cancelled": state == "cancelled",
+        "failed": state == "failed",
+        "expired": state == "expired",
+        "deliveryUrl": [_download_url(job)] if download and state == "completed" else [],
+        "expiresAt": iso(finished if state == "expired" else job.created + 48 * 3600.0),
+        "links": self_link("%s/backup/restoreJobs/%s" % (
+            "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
+                                    job.cluster_name), job.id)),
+    }
+    if state == "completed":
+        out["finishedAt"] = iso(finished)
+    if job.snapshot_id:
+        out["snapshotId"] = job.snapshot_id
+    if job.target_cluster_name:
+        out["targetClusterName"] = job.target_cluster_name
+    if job.target_project_id:
+        out["targetGroupId"] = job.target_project_id
+    if job.pit_seconds is not None:
+        out["pointInTimeUTCSeconds"] = job.pit_seconds
+        out["timestamp"] = iso(job.pit_seconds)
+    elif job.oplog_ts is not None:
+        out["oplogTs"] = job.oplog_ts
+        out["oplogInc"] = job.oplog_inc
+        out["timestamp"] = iso(job.oplog_ts)
+    elif job.snapshot_time is not None:
+        out["timestamp"] = iso(job.snapshot_time)
+    if with_components and download and job.sharded and state == "completed":
+        out["components"] = [{"replicaSetName": "shard-%d" % i, "downloadUrl": _download_url(job) + "?rs=%d" % i}
+                             for i in range(3)]
+    return out
+
+
+def dedicated_job(base, job, now):
+    return _cloud_job(base, job, now, True)
+
+
+def serverless_job(base, job, now):
+    return _cloud_job(base, job, now, False)
+
+
+def flex_job(base, job, now):
+    state, finished, fraction = job.phase(now)
+    if state == "running":
+        status = "PENDING" if fraction < 0.2 and job.forced is None else "RUNNING"
+    elif state == "completed":
+        status = "COMPLETED"
+    else:
+        status = "FAILED"
+    out = {
+        "id": job.id,
+        "snapshotId": job.snapshot_id,
+        "targetDeploymentItemName": job.target_cluster_name,
+        "targetProjectId": job.target_project_id,
+        "projectId": job.project_id,
+        "instanceName": job.cluster_name,
+        "deliveryType": "RESTORE",
+        "status": status,
+        "restoreScheduledDate": iso(job.created),
+        "expirationDate": iso(job.created + 7 * 86400.0),
+        "links": self_link("%s/groups/%s/flexClusters/%s/backup/restoreJobs/%s" % (base, job.project_id, job.cluster_name, job.id)),
+    }
+    if job.snapshot_finished is not None:
+        out["snapshotFinishedDate"] = iso(job.snapshot_finished)
+    if state == "completed":
+        out["restoreFinishedDate"] = iso(finished)
+    return out
+
+
+def legacy_job(base, job, now):
+    state, _finished, fraction = job.phase(now)
+    automated = job.method_name == "AUTOMATED_RESTORE"
+    if state == "running":
+        delivery_status = "NOT_STARTED" if fraction < 0.2 and job.forced is None else "IN_PROGRESS"
+    else:
+        delivery_status = _LEGACY_DELIVERY_STATUS[state]
+    delivery = {"methodName": "HTTP", "statusName": delivery_status}
+    if automated:
+        delivery["targetClusterName"] = job.target_cluster_name
+        delivery["targetGroupId"] = job.target_project_id
+    else:
+        delivery["expirationHours"] = job.expiration_hours or 48
+        delivery["maxDownloads"] = job.max_downloads or 1
+        delivery["expires"] = iso(job.created + (job.expiration_hours or 48) * 3600.0)
+        if delivery_status == "READY":
+            url = _download_url(job)
+            delivery["url"] = url
+            delivery["urlV2"] = url
+    out = {
+        "id": job.id,
+        "batchId": job.batch_id or job.id,
+        "clusterId": job.cluster_id,
+        "clusterName": job.cluster_name,
+        "groupId": job.project_id,
+        "created": iso(job.created),
+        "delivery": delivery,
+        "encryptionEnabled": False,
+        "statusName": _LEGACY_STATUS[state],
+        "links": self_link("%s/groups/%s/clusters/%s/restoreJobs/%s" % (base, job.project_id, job.cluster_name, job.id)),
+    }
+    if job.snapshot_id:
+        out["snapshotId"] = job.snapshot_id
+        if job.snapshot_time is not None:
+            out["timestamp"] = {"date": iso(job.snapshot_time), "increment": 1}
+    elif job.pit_millis is not None:
+        out["timestamp"] = {"date": iso(job.pit_millis / 1000.0), "increment": 1}
+    if state == "completed" and not automated:
+        digest = hashlib.sha1(job.id.encode("ascii")).hexdigest()  # nosec B324 - a fake file hash
+        out["hashes"] = [{"fileName": "%s.tar.gz" % (job.shard_name or job.cluster_name), "hash": digest, "typeName": "SHA1"}]
+    return out
+
+
+_JOB_RENDERERS = {"dedicated": dedicated_job, "serverless": serverless_job, "flex": flex_job, "legacy": legacy_job}
+
+
+def render_job(base, job, now=None):
+    return _JOB_RENDERERS[job.family](base, job, time.time() if now is None else now)

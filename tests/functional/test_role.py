@@ -1,0 +1,93 @@
+# Copyright: atlasops.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The restore role and the DR runbook playbook, through real ansible-playbook runs."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import PROJECT, api_calls
+
+SNAPSHOT_TIMES = ["2026-11-19T00:00:00Z", "2026-11-19T12:00:00Z", "2026-11-20T00:00:00Z", "2026-11-20T12:00:00Z"]
+
+
+def seed(emulator, source="prod-db", target="dr-db", cluster_type="dedicated"):
+    emulator.add_cluster(PROJECT, source, cluster_type=cluster_type, job_seconds=3)
+    emulator.add_cluster(PROJECT, target, cluster_type=cluster_type)
+    created = emulator.add_snapshots(PROJECT, source, snapshots=[{"created_at": when, "status": "completed"} for when in SNAPSHOT_TIMES]
+                                     + [{"created_at": "2026-11-21T00:00:00Z", "status": "in_progress"}])
+    return {when: snapshot["id"] for when, snapshot in zip(SNAPSHOT_TIMES, created)}
+
+
+def runbook(ansible, check=False, **extra_vars):
+    variables = dict(restore_project_id=PROJECT, restore_cluster_name="prod-db", restore_target_cluster_name="dr-db")
+    variables.update(extra_vars)
+    return ansible.run([], playbook="atlasops.backup.dr_restore", extra_vars=variables, check=check)
+
+
+def recorded_result(run) -> dict:
+    return run.ok("Record the result")["ansible_facts"]["restore_result"]
+
+
+def test_runbook_restores_the_latest_snapshot_waits_reports_and_reruns_idempotently(ansible, emulator):
+    snapshots = seed(emulator)
+    first = runbook(ansible)
+    assert first.rc == 0, first.stdout[-4000:]
+    result = recorded_result(first)
+    assert result["snapshot"]["id"] == snapshots["2026-11-20T12:00:00Z"]
+    assert result["restore_job"]["status"] == "completed" and result["reused"] is False
+    assert result["started_at"] and result["finished_at"] and result["duration_seconds"] >= 0
+    assert first.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]["restore_job"]["id"] \
+        == result["restore_job"]["id"]
+    summary = first.ok("Summarize the restore")["msg"]
+    assert "started by this run" in summary and "completed" in summary and "dr-db" in summary
+    assert len(api_calls(emulator, "POST")) == 1
+
+    again = runbook(ansible)
+    assert again.rc == 0
+    rerun = recorded_result(again)
+    assert rerun["reused"] is True and rerun["restore_job"]["id"] == result["restore_job"]["id"]
+    assert "re-used" in again.ok("Summarize the restore")["msg"]
+    assert again.ok("Start the restore (or re-use the matching job) and wait for it")["changed"] is False
+    assert len(api_calls(emulator, "POST")) == 1
+
+
+def test_check_mode_resolves_the_snapshot_and_starts_nothing(ansible, emulator):
+    snapshots = seed(emulator)
+    run = runbook(ansible, check=True, restore_snapshot_before="2026-11-20T06:00:00Z")
+    assert run.rc == 0, run.stdout[-4000:]
+    result = recorded_result(run)
+    assert result["snapshot"]["id"] == snapshots["2026-11-20T00:00:00Z"]
+    assert result["check_mode"] is True and result["restore_job"] is None and result["started_at"] is None
+    assert result["request"]["snapshotId"] == snapshots["2026-11-20T00:00:00Z"]
+    assert "Check mode: would start" in run.ok("Summarize the restore")["msg"]
+    assert all(entry["method"] == "GET" for entry in api_calls(emulator))
+
+
+def test_no_snapshot_before_the_time_and_overwriting_the_source_are_refused(ansible, emulator):
+    seed(emulator)
+    early = runbook(ansible, restore_snapshot_before="2026-11-01T00:00:00Z")
+    message = early.failed("Fail when no completed snapshot qualifies")["msg"]
+    assert "prod-db" in message and "2026-11-01T00:00:00Z" in message
+    emulator.clear_requests()
+    onto_source = runbook(ansible, restore_target_cluster_name="prod-db")
+    assert "overwrite" in onto_source.failed("Refuse to restore into the source cluster itself")["msg"]
+    assert emulator.requests() == []
+
+
+def test_point_in_time_through_the_role_skips_the_lookup(ansible, emulator):
+    seed(emulator)
+    point = int(time.time()) - 300
+    run = runbook(ansible, restore_delivery_type="point_in_time", restore_point_in_time=str(point))
+    assert run.rc == 0, run.stdout[-4000:]
+    result = recorded_result(run)
+    assert result["snapshot"] is None and result["restore_job"]["point_in_time_utc_seconds"] == point
+    assert not any(entry["operation_id"].endswith("Snapshots") for entry in api_calls(emulator))
+
+
+def test_flex_source_through_the_role(ansible, emulator):
+    snapshots = seed(emulator, source="flex-src", target="flex-dst", cluster_type="flex")
+    run = runbook(ansible, restore_cluster_name="flex-src", restore_target_cluster_name="flex-dst", restore_cluster_type="flex")
+    assert run.rc == 0, run.stdout[-4000:]
+    result = recorded_result(run)
+    assert result["snapshot"]["id"] == snapshots["2026-11-20T12:00:00Z"] and result["restore_job"]["atlas_status"] == "COMPLETED"
