@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 from ansible_collections.atlasops.backup.plugins.module_utils._auth import TOKEN_PATH, ApiKey, BearerToken, ServiceAccount
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import Endpoint
-from ansible_collections.atlasops.backup.plugins.module_utils._errors import RETRYABLE_STATUSES, AtlasError, api_error
+from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError, api_error
+from ansible_collections.atlasops.backup.plugins.module_utils._validation import shown
 
 try:
     import requests
@@ -49,7 +50,7 @@ class AtlasClient:
                  jitter=random.uniform, on_retry=None):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            raise ValueError(f"base_url must be an http(s) URL such as https://cloud.mongodb.com, got {base_url!r}")
+            raise ValueError(f"base_url must be an http(s) URL such as https://cloud.mongodb.com, got {shown(base_url)}")
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.request_timeout = request_timeout

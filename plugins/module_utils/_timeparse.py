@@ -11,7 +11,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError
+from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, shown
 from ansible_collections.atlasops.backup.plugins.module_utils._views import parse_atlas_time
 
 # The smallest point in time Atlas accepts (2008-01-01T00:00:00Z).
@@ -27,31 +27,33 @@ def parse_point_in_time(name: str, value, *, allow_future: bool = False, now: fl
     epoch, times before 2008, and (unless allow_future) times in the future.
     """
     if isinstance(value, bool) or value is None:
-        raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {value!r}")
+        raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {shown(value)}")
     if isinstance(value, float):
         if not value.is_integer():
-            raise InvalidInputError(f"{name} must be whole epoch seconds, got {value!r}")
+            raise InvalidInputError(f"{name} must be whole epoch seconds, got {shown(value)}")
         value = int(value)
     text = str(value).strip()
     if _DIGITS.fullmatch(text):
-        if len(text) >= 13:
+        if len(text) == 13:
             raise InvalidInputError(f"{name} looks like epoch milliseconds ({text}): give epoch seconds instead")
+        if len(text) > 13:
+            raise InvalidInputError(f"{name} {shown(text)} is too large for epoch seconds")
         seconds = int(text)
     else:
         if not _OFFSET.search(text):
             raise InvalidInputError(
-                f"{name} {text!r} has no timezone: add an offset such as Z or +00:00, or give epoch seconds"
+                f"{name} {shown(text)} has no timezone: add an offset such as Z or +00:00, or give epoch seconds"
             )
         parsed = parse_atlas_time(text)
         if parsed is None or "T" not in text.upper():
             raise InvalidInputError(
-                f"{name} {text!r} is not an ISO 8601 date and time such as 2026-11-20T08:15:00Z, nor epoch seconds"
+                f"{name} {shown(text)} is not an ISO 8601 date and time such as 2026-11-20T08:15:00Z, nor epoch seconds"
             )
         if not float(parsed).is_integer():
-            raise InvalidInputError(f"{name} {text!r} has a fraction of a second: Atlas takes whole seconds")
+            raise InvalidInputError(f"{name} {shown(text)} has a fraction of a second: Atlas takes whole seconds")
         seconds = int(parsed)
     if seconds < ATLAS_EPOCH_MIN:
-        raise InvalidInputError(f"{name} {text} is before 2008-01-01, the earliest point in time Atlas accepts")
+        raise InvalidInputError(f"{name} {shown(text)} is before 2008-01-01, the earliest point in time Atlas accepts")
     current = time.time() if now is None else now
     if not allow_future and seconds > current:
         raise InvalidInputError(f"{name} {iso_utc(seconds)} is in the future")

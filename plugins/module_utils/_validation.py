@@ -25,7 +25,7 @@ def check_hex24(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not HEX24.fullmatch(value):
-        raise InvalidInputError(f"{name} must be {_HEX24_WHAT}, got {_quote(value)}")
+        raise InvalidInputError(f"{name} must be {_HEX24_WHAT}, got {shown(value)}")
     return value
 
 
@@ -35,11 +35,12 @@ def check_cluster_name(name: str, value: str | None) -> str | None:
     if (not isinstance(value, str) or len(value) > CLUSTER_NAME_MAX
             or not CLUSTER_NAME.fullmatch(value)):
         raise InvalidInputError(
-            f"{name} must be 1 to {CLUSTER_NAME_MAX} letters, digits and hyphens, starting with a letter or digit, got {_quote(value)}"
+            f"{name} must be 1 to {CLUSTER_NAME_MAX} letters, digits and hyphens, starting with a letter or digit, got {shown(value)}"
         )
     return value
 
 
-def _quote(value: object) -> str:
+def shown(value: object) -> str:
+    """A value as error messages quote it: repr, cut short."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

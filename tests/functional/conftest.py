@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -31,22 +32,22 @@ CREDENTIAL_ENV = ("MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET", "MON
                   "MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_PRIVATE_KEY", "MONGODB_ATLAS_BASE_URL")
 
 
-def collections_path(tmp_root: Path) -> str:
-    """ANSIBLE_COLLECTIONS_PATH as the Makefile sets it, else a link to this checkout."""
+def _collections_path() -> str:
+    """ANSIBLE_COLLECTIONS_PATH as the Makefile sets it, else a temporary one linking to this checkout."""
     given = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
     if given:
         return given
-    link_parent = tmp_root / "collections" / "ansible_collections" / "atlasops"
-    link_parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="atlasops-collections-"))
+    atexit.register(shutil.rmtree, root, True)
+    link_parent = root / "ansible_collections" / "atlasops"
+    link_parent.mkdir(parents=True)
     (link_parent / "backup").symlink_to(REPO)
-    return str(tmp_root / "collections")
+    return str(root)
 
 
-@pytest.fixture(scope="session")
-def session_dir():
-    path = Path(tempfile.mkdtemp(prefix="atlasops-functional-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+COLLECTIONS_PATH = _collections_path()
+# The tests import the collection's module_utils the way Ansible does.
+sys.path.insert(0, COLLECTIONS_PATH.split(os.pathsep)[0])
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +68,7 @@ def emulator(emulator_process):
     assert violations == [], f"the emulator saw contract violations: {json.dumps(violations, indent=1)[:4000]}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def spec_path():
     spec = find_spec()
     if spec is None:
@@ -152,8 +153,8 @@ class Ansible:
 
 
 @pytest.fixture(scope="session")
-def collections(session_dir):
-    return collections_path(session_dir)
+def collections():
+    return COLLECTIONS_PATH
 
 
 @pytest.fixture

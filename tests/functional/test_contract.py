@@ -1,0 +1,76 @@
+# Copyright: atlasops.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The client's operations and the bodies the modules build, checked against the official OpenAPI subset."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import OTHER_PROJECT, PROJECT
+from atlas_emulator.contract import load_contract
+
+from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import ENDPOINTS
+from ansible_collections.atlasops.backup.plugins.module_utils._restore import RestoreRequest
+
+SNAPSHOT = "6741a2b3c4d5e6f7a8b9c0aa"
+PATH_PARAMS = dict(project_id=PROJECT, cluster_name="prod-orders", job_id="6741a2b3c4d5e6f7a8b9c0d1", snapshot_id=SNAPSHOT)
+
+
+@pytest.fixture(scope="module")
+def contract(spec_path):
+    return load_contract(spec_path)
+
+
+def check(contract, endpoint, query=None, body=None):
+    headers = {"Accept": endpoint.media_type}
+    if body is not None:
+        headers["Content-Type"] = endpoint.media_type
+    payload = json.dumps(body).encode() if body is not None else b""
+    query = {name: [str(value)] for name, value in (query or {}).items()}
+    return contract.check_request(endpoint.method, endpoint.path(PATH_PARAMS), query, headers, payload)
+
+
+def test_every_operation_of_the_subset_is_covered_with_its_exact_media_type(contract):
+    ours = {}
+    for operations in ENDPOINTS.values():
+        for endpoint in operations.values():
+            operation_id, problems = check(contract, endpoint)
+            assert operation_id == endpoint.operation_id, endpoint
+            assert [problem for problem in problems if problem[0] in ("route", "accept", "path")] == []
+            ours[endpoint.operation_id] = endpoint
+    assert len(ours) == 23
+
+
+@pytest.mark.parametrize("cluster_type", ["dedicated", "flex", "serverless", "legacy"])
+def test_list_queries_are_declared(contract, cluster_type):
+    paging = dict(itemsPerPage=500, pageNum=2, includeCount="true")
+    for operation in ("list_restore_jobs", "list_snapshots"):
+        query = dict(paging, completed="all") if (cluster_type, operation) == ("legacy", "list_snapshots") else paging
+        dummy, problems = check(contract, ENDPOINTS[cluster_type][operation], query=query)
+        assert problems == []
+
+
+def restore_requests():
+    now = int(time.time())
+    base = dict(project_id=PROJECT, cluster_name="prod-orders", snapshot_id=SNAPSHOT, target_cluster_name="dr-orders")
+    point_in_time = dict(base, delivery_type="point_in_time", snapshot_id=None)
+    for cluster_type in ("dedicated", "serverless", "legacy", "flex"):
+        yield RestoreRequest(cluster_type=cluster_type, delivery_type="automated", **base)
+        yield RestoreRequest(cluster_type=cluster_type, delivery_type="automated", target_project_id=OTHER_PROJECT, **base)
+        if cluster_type == "flex":
+            continue
+        yield RestoreRequest(cluster_type=cluster_type, delivery_type="download", **dict(base, target_cluster_name=None))
+        yield RestoreRequest(cluster_type=cluster_type, point_in_time=now - 3600, **point_in_time)
+        yield RestoreRequest(cluster_type=cluster_type, oplog_ts=now - 3600, oplog_inc=3, **point_in_time)
+
+
+@pytest.mark.parametrize("restore", list(restore_requests()), ids=lambda r: f"{r.cluster_type}-{r.delivery_type}")
+def test_every_restore_body_is_valid(contract, restore):
+    restore.check()
+    endpoint = ENDPOINTS[restore.cluster_type]["create_restore_job"]
+    operation_id, problems = check(contract, endpoint, body=restore.body())
+    assert operation_id == endpoint.operation_id
+    assert problems == [], restore.body()
