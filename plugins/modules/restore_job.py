@@ -105,34 +105,28 @@ notes:
   - Serverless instances are deprecated by Atlas; the module warns and suggests moving to flex.
   - Atlas cancels only download jobs of dedicated clusters. Automated and point-in-time jobs, sharded clusters' jobs, and
     every flex, serverless and legacy job cannot be cancelled; the module fails and says why.
+  - The role C(atlasops.backup.restore) chains the snapshot look-up, this module and the report.
 seealso:
   - module: atlasops.backup.snapshot_info
   - module: atlasops.backup.restore_job_info
-  - role: atlasops.backup.restore
-    description: Look up the snapshot, restore, wait and report in one role.
 """
 
 EXAMPLES = r"""
-- name: Restore the latest completed snapshot of prod-orders into dr-orders, and wait
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/atlasops.backup.atlas:
-      project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
-  tasks:
-    - name: Find the latest completed snapshot
-      atlasops.backup.snapshot_info:
-        cluster_name: prod-orders
-      register: latest
+- name: Find the latest completed snapshot of prod-orders
+  atlasops.backup.snapshot_info:
+    project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
+    cluster_name: prod-orders
+  register: latest
 
-    - name: Restore it
-      atlasops.backup.restore_job:
-        cluster_name: prod-orders
-        snapshot_id: "{{ latest.snapshot.id }}"
-        target_cluster_name: dr-orders
-        wait: true
-        wait_timeout: 10800
-      register: restore
+- name: Restore it into dr-orders and wait up to 3 hours (a re-run re-uses the job)
+  atlasops.backup.restore_job:
+    project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
+    cluster_name: prod-orders
+    snapshot_id: "{{ latest.snapshot.id }}"
+    target_cluster_name: dr-orders
+    wait: true
+    wait_timeout: 10800
+  register: restore
 
 - name: Restore to the minute before an incident
   atlasops.backup.restore_job:

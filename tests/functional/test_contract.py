@@ -53,24 +53,29 @@ def test_list_queries_are_declared(contract, cluster_type):
         assert problems == []
 
 
+def restore(cluster_type, **changes):
+    fields = dict(cluster_type=cluster_type, project_id=PROJECT, cluster_name="prod-orders", delivery_type="automated",
+                  snapshot_id=SNAPSHOT, target_cluster_name="dr-orders")
+    fields.update(changes)
+    return RestoreRequest(**fields)
+
+
 def restore_requests():
-    now = int(time.time())
-    base = dict(project_id=PROJECT, cluster_name="prod-orders", snapshot_id=SNAPSHOT, target_cluster_name="dr-orders")
-    point_in_time = dict(base, delivery_type="point_in_time", snapshot_id=None)
+    hour_ago = int(time.time()) - 3600
     for cluster_type in ("dedicated", "serverless", "legacy", "flex"):
-        yield RestoreRequest(cluster_type=cluster_type, delivery_type="automated", **base)
-        yield RestoreRequest(cluster_type=cluster_type, delivery_type="automated", target_project_id=OTHER_PROJECT, **base)
+        yield restore(cluster_type)
+        yield restore(cluster_type, target_project_id=OTHER_PROJECT)
         if cluster_type == "flex":
             continue
-        yield RestoreRequest(cluster_type=cluster_type, delivery_type="download", **dict(base, target_cluster_name=None))
-        yield RestoreRequest(cluster_type=cluster_type, point_in_time=now - 3600, **point_in_time)
-        yield RestoreRequest(cluster_type=cluster_type, oplog_ts=now - 3600, oplog_inc=3, **point_in_time)
+        yield restore(cluster_type, delivery_type="download", target_cluster_name=None)
+        yield restore(cluster_type, delivery_type="point_in_time", snapshot_id=None, point_in_time=hour_ago)
+        yield restore(cluster_type, delivery_type="point_in_time", snapshot_id=None, oplog_ts=hour_ago, oplog_inc=3)
 
 
-@pytest.mark.parametrize("restore", list(restore_requests()), ids=lambda r: f"{r.cluster_type}-{r.delivery_type}")
-def test_every_restore_body_is_valid(contract, restore):
-    restore.check()
-    endpoint = ENDPOINTS[restore.cluster_type]["create_restore_job"]
-    operation_id, problems = check(contract, endpoint, body=restore.body())
+@pytest.mark.parametrize("request_", list(restore_requests()), ids=lambda r: f"{r.cluster_type}-{r.delivery_type}")
+def test_every_restore_body_is_valid(contract, request_):
+    request_.check()
+    endpoint = ENDPOINTS[request_.cluster_type]["create_restore_job"]
+    operation_id, problems = check(contract, endpoint, body=request_.body())
     assert operation_id == endpoint.operation_id
-    assert problems == [], restore.body()
+    assert problems == [], request_.body()

@@ -53,8 +53,8 @@ def test_snapshot_info_latest_and_last_good_before_for_every_cluster_type(ansibl
         latest = run.ok(f"{name} latest")
         assert latest["changed"] is False
         assert latest["snapshot"]["id"] == ids[name]["2026-11-20T12:00:00Z"]
-        assert [snap["id"] for snap in latest["snapshots"]] == [ids[name][when] for when in
-                                                                 ("2026-11-20T12:00:00Z", "2026-11-20T06:00:00Z", "2026-11-20T00:00:00Z")]
+        completed_newest_first = ("2026-11-20T12:00:00Z", "2026-11-20T06:00:00Z", "2026-11-20T00:00:00Z")
+        assert [snap["id"] for snap in latest["snapshots"]] == [ids[name][when] for when in completed_newest_first]
         assert all(snap["status"] == "completed" for snap in latest["snapshots"])
         assert run.ok(f"{name} before")["snapshot"]["id"] == ids[name]["2026-11-20T06:00:00Z"]
         assert run.ok(f"{name} before epoch") == dict(run.ok(f"{name} before epoch"), snapshot=None, snapshots=[])

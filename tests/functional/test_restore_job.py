@@ -83,7 +83,8 @@ def test_check_mode_predicts_without_writing_and_diff_shows_both_sides(ansible, 
     assert "wait is ignored" in predicted.stdout + predicted.stderr
     assert [entry["method"] for entry in api_calls(emulator)] == ["GET"]
 
-    ansible.run([task("restore_job", "restore", **dict(args, wait=False))]).ok("restore")
+    without_wait = dict(args, wait=False)
+    ansible.run([task("restore_job", "restore", **without_wait)]).ok("restore")
     emulator.clear_requests()
     again = ansible.run([task("restore_job", "restore", **args)], check=True, diff=True).ok("restore")
     assert not again["changed"] and again["reused"]
