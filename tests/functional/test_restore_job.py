@@ -83,8 +83,8 @@ def test_check_mode_predicts_without_writing_and_diff_shows_both_sides(ansible, 
     assert "wait is ignored" in predicted.stdout + predicted.stderr
     assert [entry["method"] for entry in api_calls(emulator)] == ["GET"]
 
-    without_wait = dict(args, wait=False)
-    ansible.run([task("restore_job", "restore", **without_wait)]).ok("restore")
+    ansible.run([task("restore_job", "restore", project_id=PROJECT, cluster_name="prod-db", snapshot_id=snapshot,
+                      target_cluster_name="dr-db")]).ok("restore")
     emulator.clear_requests()
     again = ansible.run([task("restore_job", "restore", **args)], check=True, diff=True).ok("restore")
     assert not again["changed"] and again["reused"]
