@@ -124,7 +124,7 @@ class AtlasClient:
                   form=None, auth=None, replay_safe: bool, deadline: float | None, context: str | None = None,
                   role: str | None = None, token_call: bool = False):
         retries = 0
-        renewed_token = False
+        renewals = 0  # 401s answered by a fresh token or digest nonce since the last other answer
         while True:
             request_headers = dict(headers)
             if not token_call and isinstance(self.credentials, ServiceAccount):
@@ -137,19 +137,15 @@ class AtlasClient:
             else:
                 if response.status_code < 400:
                     return _decode(response)
-                if response.status_code == 401 and not token_call and not renewed_token and self._token is not None:
-                    # The token may have been revoked or expired early: fetch a new one once.
-                    self._token = None
-                    renewed_token = True
+                if response.status_code == 401 and not token_call and renewals < 2 and self._renewable(response):
+                    renewals += 1
                     continue
+                if response.status_code != 401:
+                    renewals = 0
                 error = api_error(response.status_code, _json_or_none(response), response.text, operation, role=role,
                                   cluster_type=context, retry_after=_retry_after(response),
                                   ambiguous=not replay_safe and response.status_code >= 500)
-            if not error.transient:
-                raise error
-            if error.ambiguous:
-                raise error
-            if retries >= self.max_retries:
+            if not error.transient or error.ambiguous or retries >= self.max_retries:
                 raise error
             pause = self._pause(retries, error.retry_after)
             if deadline is not None and self._clock() + pause > deadline:
@@ -158,6 +154,15 @@ class AtlasClient:
             if self._on_retry is not None:
                 self._on_retry(operation, retries, pause, error)
             self._sleep(pause)
+
+    def _renewable(self, response) -> bool:
+        """Whether a 401 asks for fresh credentials rather than other ones: an expired or revoked
+        bearer token (fetch a new one), or a stale digest nonce (answer the new challenge)."""
+        if isinstance(self.credentials, ServiceAccount):
+            self._token = None
+            return True
+        challenge = response.headers.get("WWW-Authenticate", "")
+        return "stale=true" in challenge.replace(" ", "").replace('"', "").lower()
 
     def _transport_error(self, exc, operation: str, replay_safe: bool) -> AtlasError:
         # A refused or timed-out connect never reached Atlas, so even a POST may be sent again.
@@ -242,13 +247,19 @@ def _retry_after(response) -> float | None:
 
 
 def _connection_refused(exc) -> bool:
-    """Whether the connection was never made (refused, or the name did not resolve)."""
-    cause = exc
-    for dummy in range(8):  # exception chains are short; the bound guards against cycles
-        if cause is None:
+    """Whether the connection was never made (refused, or the name did not resolve).
+
+    Walks only the exceptions that requests and urllib3 wrap inside each other (a wrapped first
+    argument, urllib3's `reason`, an explicit cause), never `__context__`: that leads out of the
+    transport error into whatever the caller was handling when it happened.
+    """
+    pending = [exc]
+    for dummy in range(16):  # wrapping chains are short; the bound guards against cycles
+        if not pending:
             return False
+        cause = pending.pop()
         if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in ("NewConnectionError", "NameResolutionError"):
             return True
-        nested = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
-        cause = getattr(cause, "reason", None) or nested or cause.__context__
+        pending += [inner for inner in (cause.args[0] if cause.args else None, getattr(cause, "reason", None), cause.__cause__)
+                    if isinstance(inner, BaseException)]
     return False

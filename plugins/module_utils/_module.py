@@ -83,8 +83,11 @@ class AtlasModule:
             self.module.fail_json(msg=str(error), error=error.as_dict(), **result)
         self.module.fail_json(msg=str(error), **result)
 
-    def check_inputs(self, checks) -> None:
-        """Run input checks (callables raising InvalidInputError) and fail before any request."""
+    def check_inputs(self, checks) -> list:
+        """Run input checks (callables raising InvalidInputError) and fail before any request.
+
+        Returns what the checks return (a check may hand back the value it parsed).
+        """
         try:
             check_hex24("project_id", self.params["project_id"])
             check_cluster_name("cluster_name", self.params["cluster_name"])
@@ -95,10 +98,10 @@ class AtlasModule:
                 raise InvalidInputError("request_timeout must be greater than 0")
             if self.params.get("wait_timeout") is not None and self.params["wait_timeout"] < 0:
                 raise InvalidInputError("wait_timeout must not be negative")
-            for check in checks:
-                check()
+            return [check() for check in checks]
         except InvalidInputError as error:
             self.fail(str(error))
+        return []
 
     def client(self, on_retry=None) -> AtlasClient:
         if not HAS_REQUESTS:

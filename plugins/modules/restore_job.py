@@ -291,14 +291,17 @@ class RestoreJobModule:
                 answer = self.client.call(endpoint(self.cluster_type, "create_restore_job"), self.path_params, body=body,
                                           context=self.cluster_type)
             except AtlasError as error:
-                if error.status == 409:
-                    self.atlas.fail(self.conflict_message(error, jobs_before), error=error.as_dict(), **self.result)
-                if not error.ambiguous:
+                if error.status != 409 and not error.ambiguous:
                     raise
-                made = [job for job in self.list_jobs() if job["id"] not in known and self.request.matches(job, any_status=True)]
+                # A lost answer, or a 409 for a target being restored: either may be this very restore, started by
+                # a request whose answer was lost (or by the same runbook running alongside). Look before failing.
+                jobs = self.list_jobs()
+                made = [job for job in jobs if job["id"] not in known and self.request.matches(job, any_status=True)]
                 if made:
                     self.atlas.warn(f"the answer to the create request was lost ({error}); found the job it created: {made[0]['id']}")
                     return made[0]
+                if error.status == 409:
+                    self.atlas.fail(self.conflict_message(error, jobs), error=error.as_dict(), **self.result)
                 attempts += 1
                 if attempts > self.params["max_retries"]:
                     raise

@@ -158,9 +158,9 @@ def main():
     )
     params = atlas.params
     cluster_type = params["cluster_type"]
-    before = []
 
     def check_options():
+        """Refuse what the cluster type does not have; return `before` as epoch seconds (or None)."""
         check_hex24("snapshot_id", params["snapshot_id"])
         if params["sharded"] and cluster_type != "dedicated":
             raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {cluster_type}")
@@ -168,10 +168,11 @@ def main():
             raise InvalidInputError(f"{cluster_type} snapshots have no type: leave snapshot_type out")
         if params["snapshot_type"] == "fallback" and cluster_type != "dedicated":
             raise InvalidInputError("only dedicated clusters have fallback snapshots")
-        if params["before"] is not None:
-            before.append(parse_point_in_time("before", params["before"], allow_future=True))
+        if params["before"] is None:
+            return None
+        return parse_point_in_time("before", params["before"], allow_future=True)
 
-    atlas.check_inputs([check_options])
+    before, = atlas.check_inputs([check_options])
     client = atlas.client()
     path_params = dict(project_id=params["project_id"], cluster_name=params["cluster_name"], snapshot_id=params["snapshot_id"])
     try:
@@ -186,7 +187,7 @@ def main():
                 # The legacy list leaves incomplete snapshots out unless asked for them.
                 query = {"completed": "true" if params["completed_only"] else "all"}
             raws = client.list_all(endpoint(cluster_type, operation), path_params, query=query, context=cluster_type)
-            snapshots = select(raws, cluster_type, params["completed_only"], params["snapshot_type"], before[0] if before else None)
+            snapshots = select(raws, cluster_type, params["completed_only"], params["snapshot_type"], before)
     except AtlasError as error:
         atlas.fail_error(error)
     atlas.module.exit_json(changed=False, snapshots=snapshots, snapshot=snapshots[0] if snapshots else None)
