@@ -99,14 +99,9 @@ tool_env = env HOME=$(TEST_HOME) PYENV_ROOT=$(PYENV_ROOT) \
 run_env = env PATH="$(abspath $(1))/bin:$$PATH" PYTHONPATH=$(ABS_COLL_ROOT) \
 	ANSIBLE_COLLECTIONS_PATH=$(ABS_COLL_ROOT) PYTHONDONTWRITEBYTECODE=1
 
-# A test directory without any test_*.py yet (the collection is being written) is
-# reported and skipped; once it has tests, a run that collects none fails (pytest exit 5).
-has_tests = [ -n "$$(find $(COLL_DIR)/$(1) -name 'test_*.py' -print -quit 2>/dev/null)" ]
-require_tests = if ! $(call has_tests,$(2)); then echo "$(1): no test_*.py under $(2) yet: skipped"; exit 0; fi;
-
 .PHONY: help venv venv216 collection seed unit functional sanity sanity-core2.21 sanity-core2.16 \
 	sanity-targets no-sanity-ignores units units-core2.21 units-core2.16 lint docs docs-lint \
-	changelog-lint build test demo clean distclean
+	changelog-lint build test demo bench soak clean distclean
 
 help: ## show this help
 	@echo "atlasops.backup: make targets"
@@ -115,7 +110,7 @@ help: ## show this help
 	@echo
 	@echo "Variables: PYTHON / PYTHON216 (interpreters for $(VENV) / $(VENV216)),"
 	@echo "  ATLAS_OPENAPI_SPEC (default: ../shared/atlas-openapi/atlas-restore-subset.yaml, now: $(or $(ATLAS_OPENAPI_SPEC),not found)),"
-	@echo "  PYTEST_ARGS, SANITY_ARGS, UNITS_ARGS, LINT_ARGS, SANITY_ALL_PYTHONS=0|1"
+	@echo "  PYTEST_ARGS, SANITY_ARGS, UNITS_ARGS, LINT_ARGS, BENCH_ARGS, SOAK_ARGS, SANITY_ALL_PYTHONS=0|1"
 
 # ---------------------------------------------------------------------------
 # Virtual environments: rebuilt when their requirements file changes, reused otherwise.
@@ -162,11 +157,11 @@ seed: $(VENV)/.installed $(VENV216)/.installed ## write ansible-test's pip boots
 spec_note = $(if $(ATLAS_OPENAPI_SPEC),,echo "$(1): ATLAS_OPENAPI_SPEC not found: tests that need the OpenAPI subset will skip";)
 
 unit: venv collection ## pytest tests/unit (plain pytest, fastest loop)
-	@$(call require_tests,unit,tests/unit) $(call spec_note,unit) \
+	@$(call spec_note,unit) \
 	set -x; cd $(COLL_DIR) && $(call run_env,$(VENV)) $(ABS_VENV)/bin/python -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
 functional: venv collection ## pytest tests/functional (the emulator and real ansible-playbook runs)
-	@$(call require_tests,functional,tests/functional) $(call spec_note,functional) \
+	@$(call spec_note,functional) \
 	set -x; cd $(COLL_DIR) && $(call run_env,$(VENV)) $(ABS_VENV)/bin/python -m pytest -p no:cacheprovider tests/functional $(PYTEST_ARGS)
 
 no-sanity-ignores: collection
@@ -196,13 +191,11 @@ endif
 units: units-core2.21 units-core2.16 ## ansible-test units on ansible-core 2.21 and 2.16
 
 units-core2.21: venv collection seed ## ansible-test units --venv, core 2.21
-	@$(call require_tests,units,tests/unit) \
-	set -x; cd $(COLL_DIR) && $(call test_env,$(VENV)) $(ABS_VENV)/bin/ansible-test units --venv --requirements \
+	cd $(COLL_DIR) && $(call test_env,$(VENV)) $(ABS_VENV)/bin/ansible-test units --venv --requirements \
 	  --python $(call venv_pyver,$(VENV)) --color no $(UNITS_ARGS)
 
 units-core2.16: venv216 collection seed ## ansible-test units --venv, core 2.16
-	@$(call require_tests,units,tests/unit) \
-	set -x; cd $(COLL_DIR) && $(call test_env,$(VENV216)) $(ABS_VENV216)/bin/ansible-test units --venv --requirements \
+	cd $(COLL_DIR) && $(call test_env,$(VENV216)) $(ABS_VENV216)/bin/ansible-test units --venv --requirements \
 	  --python $(call venv_pyver,$(VENV216)) --color no $(UNITS_ARGS)
 
 lint: venv collection ## ansible-lint --profile production
@@ -298,6 +291,16 @@ demo: venv collection ## run the demo (tools/demo.py) against the emulator
 	@test -f tools/demo.py || { echo "demo: tools/demo.py does not exist yet"; exit 1; }
 	@mkdir -p $(TEST_HOME)
 	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/demo.py
+
+# Measurements, never part of `make test`: they take as long as the restores they time.
+BENCH_ARGS ?=
+SOAK_ARGS ?=
+
+bench: venv collection ## benchmarks against the emulator: requests per operation, wall time vs a uri playbook, wait latency, memory
+	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/bench.py $(BENCH_ARGS)
+
+soak: venv collection ## fault-injection soak: 200 create-and-wait runs through random faults (about 15 minutes)
+	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/soak.py $(SOAK_ARGS)
 
 clean: ## remove .build (mirror, ansible-test venvs, artifacts) and caches; keep the venvs
 	rm -rf $(BUILD) tests/output
