@@ -179,3 +179,15 @@ def test_bad_input_is_refused_before_any_request(ansible, emulator):
         assert result["msg"], (module, args)
     assert emulator.requests() == []
     assert not any(secret in json.dumps(run.results) for secret in SECRETS)
+
+
+def test_listing_10000_jobs_takes_exactly_20_requests(ansible, emulator):
+    emulator.add_cluster(PROJECT, "busy-db")
+    emulator.add_cluster(PROJECT, "dr-db")
+    snapshot = emulator.add_snapshots(PROJECT, "busy-db", snapshots=[{"created_at": "2026-11-20T00:00:00Z", "status": "completed"}])[0]["id"]
+    emulator.add_restore_jobs(PROJECT, "busy-db", count=10000, delivery_type="automated", snapshot_id=snapshot, target_cluster_name="dr-db",
+                              state="completed")
+    emulator.clear_requests()
+    run = ansible.run([task("restore_job_info", "all", project_id=PROJECT, cluster_name="busy-db")])
+    assert len(run.ok("all")["restore_jobs"]) == 10000
+    assert len(api_calls(emulator)) == 20
