@@ -191,3 +191,20 @@ def test_listing_10000_jobs_takes_exactly_20_requests(ansible, emulator):
     run = ansible.run([task("restore_job_info", "all", project_id=PROJECT, cluster_name="busy-db")])
     assert len(run.ok("all")["restore_jobs"]) == 10000
     assert len(api_calls(emulator)) == 20
+
+
+def test_request_timeout_and_max_retries(ansible, emulator):
+    emulator.add_cluster(PROJECT, "prod-db")
+    list_jobs = "listGroupClusterBackupRestoreJobs"
+    emulator.add_fault(operation_id=list_jobs, action="delay", delay_seconds=3)
+    emulator.add_fault(operation_id=list_jobs, action="status", status=503, skip=2)
+    common = dict(project_id=PROJECT, cluster_name="prod-db", ignore_errors=True)
+    run = ansible.run([
+        task("restore_job_info", "slow answer retried", request_timeout=1, **common),
+        task("restore_job_info", "no retries", max_retries=0, **common),
+    ])
+    assert run.ok("slow answer retried")["restore_jobs"] == []
+    failure = run.failed("no retries")
+    assert failure["error"]["status"] == 503 and "HTTP 503" in failure["msg"]
+    statuses = [entry["status"] for entry in emulator.requests() if entry.get("operation_id") == list_jobs]
+    assert statuses[-1] == 503 and statuses.count(503) == 1

@@ -246,3 +246,11 @@ def test_transport_errors_do_not_quote_the_exception_text():
 def test_refuses_a_base_url_that_is_not_http(url):
     with pytest.raises(ValueError):
         AtlasClient(url, ApiKey("a", "b"))
+
+
+def test_validate_certs_and_request_timeout_reach_every_request():
+    client, dummy = make_client(validate_certs=False, request_timeout=7.5)
+    adapter = mount(client, Scripted([(200, {})]))
+    client.call(endpoint("dedicated", "get_restore_job"), PARAMS)
+    assert client.session.verify is False
+    assert adapter.sent[0]["timeout"] == 7.5
