@@ -293,25 +293,34 @@ class RestoreJobModule:
             except AtlasError as error:
                 if error.status != 409 and not error.ambiguous:
                     raise
+                attempts += 1
+                if error.status != 409:
+                    # Give a request that is slow rather than lost the time to land before looking for its job.
+                    self.client.pause_before_retry(attempts - 1, error.retry_after)
                 # A lost answer, or a 409 for a target being restored: either may be this very restore, started by
                 # a request whose answer was lost (or by the same runbook running alongside). Look before failing.
                 jobs = self.list_jobs()
-                made = [job for job in jobs if job["id"] not in known and self.request.matches(job, any_status=True)]
+                made = new_matching(jobs, known, self.request)
                 if made:
-                    self.atlas.warn(f"the answer to the create request was lost ({error}); found the job it created: {made[0]['id']}")
+                    what = "Atlas answered 409" if error.status == 409 else "the answer to the create request was lost"
+                    self.atlas.warn(f"{what} ({error}); found the matching job that this restore request started: {made[0]['id']}")
                     return made[0]
                 if error.status == 409:
                     self.atlas.fail(self.conflict_message(error, jobs), error=error.as_dict(), **self.result)
-                attempts += 1
                 if attempts > self.params["max_retries"]:
                     raise
-                self.client.pause_before_retry(attempts - 1, error.retry_after)
                 continue
             if self.cluster_type == "legacy":
                 # Legacy create answers with a list: a sharded cluster's restore is a batch of jobs.
                 results = (answer.get("results") or []) if isinstance(answer, dict) else []
                 answer = results[0] if results else {}
-            return job_view(answer, self.cluster_type)
+            job = job_view(answer, self.cluster_type)
+            if attempts:
+                # A lost request may still have been carried out after all: say so rather than hide a second job.
+                others = [other["id"] for other in new_matching(self.list_jobs(), known, self.request) if other["id"] != job["id"]]
+                if others:
+                    self.atlas.warn(f"a create request whose answer was lost made restore job {', '.join(others)} as well as {job['id']}")
+            return job
 
     def conflict_message(self, error: AtlasError, jobs: list) -> str:
         target = self.request.desired()
@@ -381,6 +390,11 @@ class RestoreJobModule:
     def set_diff(self, before: dict, after: dict) -> None:
         if self.atlas.module._diff:
             self.result["diff"] = dict(before=before, after=after)
+
+
+def new_matching(jobs: list, known: set, request: RestoreRequest) -> list:
+    """Jobs for this restore that were not there before the create request."""
+    return [job for job in jobs if job["id"] not in known and request.matches(job, any_status=True)]
 
 
 def main():

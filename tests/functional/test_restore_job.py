@@ -110,7 +110,7 @@ def test_a_create_whose_answer_was_lost_makes_exactly_one_job(ansible, emulator)
                             target_cluster_name="dr-db", wait=True, wait_timeout=60)])
     result = run.ok("restore")
     assert result["changed"] and result["restore_job"]["status"] == "completed"
-    assert "found the job it created" in run.stdout + run.stderr
+    assert "found the matching job that this restore request started" in run.stdout + run.stderr
     assert len(emulator.restore_jobs(PROJECT, "prod-db")) == 1
     assert len(posts(emulator)) == 1
 
