@@ -167,7 +167,8 @@ class AtlasClient:
     def _transport_error(self, exc, operation: str, replay_safe: bool) -> AtlasError:
         # A refused or timed-out connect never reached Atlas, so even a POST may be sent again.
         never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _connection_refused(exc)
-        if isinstance(exc, requests.exceptions.Timeout) and not never_sent:
+        timed_out = isinstance(exc, requests.exceptions.Timeout) and not never_sent
+        if timed_out:
             what = f"no answer within request_timeout ({self.request_timeout:g} s)"
         elif never_sent:
             what = "could not connect"
@@ -175,8 +176,8 @@ class AtlasClient:
             what = "the connection failed or was closed before an answer arrived"
         retryable = isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
         # The exception's own text is left out on purpose: it is not needed and may quote headers.
-        return AtlasError(f"{operation} to {urlsplit(self.base_url).netloc}: {what} ({type(exc).__name__})",
-                          operation=operation, transient=retryable, ambiguous=retryable and not replay_safe and not never_sent)
+        return AtlasError(f"{operation} to {urlsplit(self.base_url).netloc}: {what} ({type(exc).__name__})", operation=operation,
+                          transient=retryable, ambiguous=retryable and not replay_safe and not never_sent, timed_out=timed_out)
 
     def _pause(self, retries: int, retry_after: float | None) -> float:
         step = min(BACKOFF_CEILING, BACKOFF_FIRST * (2 ** retries))

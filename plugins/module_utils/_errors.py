@@ -25,13 +25,14 @@ class AtlasError(Exception):
 
     status is None when no HTTP answer arrived. transient says a later retry may succeed;
     ambiguous says the request may have been carried out although its answer was lost
-    (only a POST makes that matter: the caller must look before sending it again).
+    (only a POST makes that matter: the caller must look before sending it again). timed_out says
+    no answer came within the request timeout, so the request may still be in flight.
     """
 
     def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None,
                  detail: str | None = None, reason: str | None = None, operation: str | None = None,
                  hint: str | None = None, transient: bool = False, ambiguous: bool = False,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, timed_out: bool = False):
         self.status = status
         self.error_code = error_code
         self.detail = detail
@@ -41,6 +42,7 @@ class AtlasError(Exception):
         self.transient = transient
         self.ambiguous = ambiguous
         self.retry_after = retry_after
+        self.timed_out = timed_out
         super().__init__(message)
 
     def as_dict(self) -> dict:

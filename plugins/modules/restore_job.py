@@ -295,8 +295,10 @@ class RestoreJobModule:
                     raise
                 attempts += 1
                 if error.status != 409:
-                    # Give a request that is slow rather than lost the time to land before looking for its job.
-                    self.client.pause_before_retry(attempts - 1, error.retry_after)
+                    # Give a request that is slow rather than lost the time to land before looking for its job:
+                    # one that timed out may still be in flight for about as long again.
+                    at_least = max(error.retry_after or 0, self.params["request_timeout"]) if error.timed_out else error.retry_after
+                    self.client.pause_before_retry(attempts - 1, at_least)
                 # A lost answer, or a 409 for a target being restored: either may be this very restore, started by
                 # a request whose answer was lost (or by the same runbook running alongside). Look before failing.
                 jobs = self.list_jobs()
@@ -304,6 +306,9 @@ class RestoreJobModule:
                 if made:
                     what = "Atlas answered 409" if error.status == 409 else "the answer to the create request was lost"
                     self.atlas.warn(f"{what} ({error}); found the matching job that this restore request started: {made[0]['id']}")
+                    if len(made) > 1:
+                        # Several lost requests were each carried out: never restore twice without a word.
+                        self.atlas.warn(f"lost create requests made {len(made)} restore jobs: {', '.join(job['id'] for job in made)}")
                     return made[0]
                 if error.status == 409:
                     self.atlas.fail(self.conflict_message(error, jobs), error=error.as_dict(), **self.result)
