@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """make bench: API requests, wall time, wait latency and memory of atlasops.backup against the emulator.

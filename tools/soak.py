@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """make soak: many restore_job create-and-wait runs through randomized faults injected by the emulator.
