@@ -84,15 +84,18 @@ class AtlasClient:
                               role=endpoint.role)
 
     def list_all(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, deadline: float | None = None,
-                 context: str | None = None) -> list:
+                 context: str | None = None, keep=None) -> list:
         """Every item of a list operation, page after page, without duplicates.
 
+        keep(item) may turn each item into what the caller wants, or None to leave it out; it runs as each
+        page arrives, so only the kept results (not every raw page) stay in memory.
         Stops at the last page (totalCount reached, no `next` link, a short or empty page) and on a page
         that brings nothing new, so an inconsistent server cannot keep it looping.
         """
+        convert = keep or (lambda item: item)
         if not endpoint.paginated:
             answer = self.call(endpoint, params, query=query, deadline=deadline, context=context)
-            return list(_results(answer))
+            return [kept for kept in map(convert, _results(answer)) if kept is not None]
         items: list = []
         seen: set = set()
         for page_number in range(1, MAX_PAGES + 1):
@@ -101,7 +104,7 @@ class AtlasClient:
             results = _results(answer)
             fresh = [item for item in results if _item_key(item) not in seen]
             seen.update(_item_key(item) for item in fresh)
-            items.extend(fresh)
+            items.extend(kept for kept in map(convert, fresh) if kept is not None)
             total = answer.get("totalCount") if isinstance(answer, dict) else None
             links = answer.get("links") if isinstance(answer, dict) else None
             last_page = (

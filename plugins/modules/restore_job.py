@@ -384,8 +384,9 @@ class RestoreJobModule:
     # --- helpers ----------------------------------------------------------------------------
 
     def list_jobs(self) -> list:
-        raws = self.client.list_all(endpoint(self.cluster_type, "list_restore_jobs"), self.path_params, context=self.cluster_type)
-        return newest_jobs_first([job_view(raw, self.cluster_type) for raw in raws])
+        jobs = self.client.list_all(endpoint(self.cluster_type, "list_restore_jobs"), self.path_params, context=self.cluster_type,
+                                    keep=lambda raw: job_view(raw, self.cluster_type))
+        return newest_jobs_first(jobs)
 
     def get_job(self) -> dict:
         params = dict(self.path_params, job_id=self.params["job_id"])

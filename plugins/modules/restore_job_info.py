@@ -187,14 +187,19 @@ def main():
                     atlas.fail(failure, **result)
                 atlas.module.exit_json(**result)
             atlas.module.exit_json(changed=False, restore_job=job, restore_jobs=[job])
-        raws = client.list_all(endpoint(cluster_type, "list_restore_jobs"), path_params, context=cluster_type)
+        jobs = client.list_all(endpoint(cluster_type, "list_restore_jobs"), path_params, context=cluster_type,
+                               keep=lambda raw: selected(job_view(raw, cluster_type), params))
     except AtlasError as error:
         atlas.fail_error(error)
-    jobs = [job_view(raw, cluster_type) for raw in raws]
-    atlas.module.exit_json(changed=False, restore_jobs=newest_jobs_first([job for job in jobs if keep(job, params)]))
+    atlas.module.exit_json(changed=False, restore_jobs=newest_jobs_first(jobs))
 
 
-def keep(job: dict, params: dict) -> bool:
+def selected(job: dict, params: dict) -> dict | None:
+    """The job if it passes the filters, else None."""
+    return job if passes(job, params) else None
+
+
+def passes(job: dict, params: dict) -> bool:
     if params["status"] and job["status"] not in params["status"]:
         return False
     if params["delivery_type"] and job["delivery_type"] != params["delivery_type"]:

@@ -254,3 +254,10 @@ def test_validate_certs_and_request_timeout_reach_every_request():
     client.call(endpoint("dedicated", "get_restore_job"), PARAMS)
     assert client.session.verify is False
     assert adapter.sent[0]["timeout"] == 7.5
+
+
+def test_list_all_keeps_only_what_keep_returns_page_by_page():
+    client, dummy = make_client()
+    adapter = mount(client, Scripted(handler=lambda sent: page([{"id": f"{i:024x}", "n": i} for i in range(3)], 3, True)))
+    kept = client.list_all(endpoint("dedicated", "list_restore_jobs"), PARAMS, keep=lambda item: item["n"] if item["n"] else None)
+    assert kept == [1, 2] and len(adapter.sent) == 1
