@@ -47,7 +47,7 @@ class AtlasClient:
 
     def __init__(self, base_url: str, credentials: ApiKey | ServiceAccount, *, request_timeout: float = 30.0,
                  max_retries: int = 5, validate_certs: bool = True, sleep=time.sleep, clock=time.monotonic,
-                 jitter=random.uniform, on_retry=None):
+                 jitter=random.uniform):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"base_url must be an http(s) URL such as https://cloud.mongodb.com, got {shown(base_url)}")
@@ -58,7 +58,6 @@ class AtlasClient:
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
-        self._on_retry = on_retry
         self._token: BearerToken | None = None
         self.session = requests.Session()
         self.session.verify = validate_certs
@@ -154,8 +153,6 @@ class AtlasClient:
             if deadline is not None and self._clock() + pause > deadline:
                 raise error
             retries += 1
-            if self._on_retry is not None:
-                self._on_retry(operation, retries, pause, error)
             self._sleep(pause)
 
     def _renewable(self, response) -> bool:

@@ -78,10 +78,8 @@ class AtlasModule:
     def fail(self, msg: str, **result) -> None:
         self.module.fail_json(msg=msg, **result)
 
-    def fail_error(self, error: Exception, **result) -> None:
-        if isinstance(error, AtlasError):
-            self.module.fail_json(msg=str(error), error=error.as_dict(), **result)
-        self.module.fail_json(msg=str(error), **result)
+    def fail_error(self, error: AtlasError, **result) -> None:
+        self.module.fail_json(msg=str(error), error=error.as_dict(), **result)
 
     def check_inputs(self, checks) -> list:
         """Run input checks (callables raising InvalidInputError) and fail before any request.
@@ -103,14 +101,14 @@ class AtlasModule:
             self.fail(str(error))
         return []
 
-    def client(self, on_retry=None) -> AtlasClient:
+    def client(self) -> AtlasClient:
         if not HAS_REQUESTS:
             self.fail(missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         credentials = self._credentials()
         try:
             return AtlasClient(
                 self.params["base_url"], credentials, request_timeout=self.params["request_timeout"],
-                max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"], on_retry=on_retry,
+                max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"],
             )
         except ValueError as error:
             self.fail(str(error))

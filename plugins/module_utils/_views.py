@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 JOB_STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled", "expired")
 TERMINAL_JOB_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
 UNSUCCESSFUL_JOB_STATUSES = frozenset({"failed", "cancelled", "expired"})
-SNAPSHOT_STATUSES = ("pending", "in_progress", "completed", "failed")
 DELIVERY_TYPES = ("automated", "download", "point_in_time")
 
 _FLEX_JOB_STATUS = {"PENDING": "pending", "QUEUED": "pending", "RUNNING": "in_progress",
@@ -24,7 +23,7 @@ _SNAPSHOT_STATUS = {"queued": "pending", "QUEUED": "pending", "PENDING": "pendin
                     "failed": "failed", "FAILED": "failed"}
 _CLOUD_DELIVERY = {"automated": "automated", "download": "download", "pointInTime": "point_in_time"}
 _FLEX_DELIVERY = {"RESTORE": "automated", "DOWNLOAD": "download"}
-SNAPSHOT_TYPES = {"onDemand": "on_demand", "scheduled": "scheduled", "fallback": "fallback"}
+_SNAPSHOT_TYPES = {"onDemand": "on_demand", "scheduled": "scheduled", "fallback": "fallback"}
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -121,7 +120,7 @@ def snapshot_view(raw: dict, cluster_type: str) -> dict:
         view["atlas_status"] = raw["status"]
     view["status"] = snapshot_status(raw, cluster_type)
     if "snapshotType" in raw:
-        view["snapshot_type"] = SNAPSHOT_TYPES.get(raw["snapshotType"], raw["snapshotType"])
+        view["snapshot_type"] = _SNAPSHOT_TYPES.get(raw["snapshotType"], raw["snapshotType"])
     return view
 
 
