@@ -56,78 +56,9 @@ CREDENTIAL_ENV = ("MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET", "MON
                   "MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_PRIVATE_KEY", "MONGODB_ATLAS_BASE_URL")
 SECRETS = (DEFAULT_PRIVATE_KEY, DEFAULT_CLIENT_SECRET)
 
-# A callback plugin written into the work directory at run time: one JSON line per task result, with
-# the controller's wall-clock times of the task's start and end on the host.
-CALLBACK_SOURCE = r'''
-from __future__ import annotations
-
-import json
-import os
-import time
-
-from ansible.plugins.callback import CallbackBase
-
-DOCUMENTATION = """
-name: bench_timeline
-type: aggregate
-short_description: Record task results and their times as JSON lines (atlasops.backup bench and soak)
-description:
-  - Appends one JSON object per task result to the file named by E(BENCH_RESULTS_FILE).
-requirements:
-  - enable in configuration
-"""
-
-LONG_LIST = 100
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        if len(value) > LONG_LIST:
-            return {"_list_of": len(value)}
-        return [_plain(item) for item in value]
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return str(value)
-
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = "aggregate"
-    CALLBACK_NAME = "bench_timeline"
-    CALLBACK_NEEDS_ENABLED = True
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._started = {}
-
-    def v2_runner_on_start(self, host, task):
-        self._started[(host.get_name(), task._uuid)] = time.time()
-
-    def _record(self, outcome, result):
-        end = time.time()
-        path = os.environ.get("BENCH_RESULTS_FILE")
-        if not path:
-            return
-        host = result._host.get_name()
-        line = {"task": result._task.get_name(), "host": host, "outcome": outcome,
-                "start": self._started.get((host, result._task._uuid)), "end": end, "result": _plain(result._result)}
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, default=str) + "\n")
-
-    def v2_runner_on_ok(self, result):
-        self._record("ok", result)
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._record("failed", result)
-
-    def v2_runner_on_skipped(self, result):
-        self._record("skipped", result)
-
-    def v2_runner_on_unreachable(self, result):
-        self._record("unreachable", result)
-'''
+# The functional tests' callback plugin: one JSON line per task result, with the controller's wall-clock
+# times of the task's start and end on the host.
+CALLBACK_PLUGINS = REPO / "tests" / "functional" / "callback_plugins"
 
 # Used as ansible_python_interpreter for the memory figures: runs the module with the real Python and
 # appends the peak RSS (KiB, ru_maxrss of its children) of that module process to $BENCH_MODULE_RSS_FILE.
@@ -201,16 +132,13 @@ def collections_root(workdir: Path) -> tuple[str, str]:
 
 
 class Workspace:
-    """A work directory with the callback plugin and interpreter wrapper, and ansible-playbook runs in it."""
+    """A work directory with the interpreter wrapper, and ansible-playbook runs in it."""
 
     def __init__(self, workdir: Path, base_url: str):
         self.workdir = workdir
         self.base_url = base_url
         self.collections, self.collections_source = collections_root(workdir)
         self.ansible_playbook = find_ansible_playbook()
-        plugins = workdir / "callback_plugins"
-        plugins.mkdir(exist_ok=True)
-        (plugins / "bench_timeline.py").write_text(CALLBACK_SOURCE)
         self.rss_python = workdir / "rss_python"
         self.rss_python.write_text(RSS_WRAPPER_SOURCE.format(python=sys.executable))
         self.rss_python.chmod(0o755)
@@ -220,8 +148,8 @@ class Workspace:
     def env(self, credentials: str = "api_key", extra: dict | None = None) -> dict:
         env = {key: value for key, value in os.environ.items() if key not in CREDENTIAL_ENV}
         env.update(
-            ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_CALLBACK_PLUGINS=str(self.workdir / "callback_plugins"),
-            ANSIBLE_CALLBACKS_ENABLED="bench_timeline", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
+            ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_PLUGINS),
+            ANSIBLE_CALLBACKS_ENABLED="record_results", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
             ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
             ANSIBLE_LOCAL_TEMP=str(self.workdir / "tmp"), ANSIBLE_REMOTE_TMP=str(self.workdir / "tmp"),
             ANSIBLE_DEPRECATION_WARNINGS="0", MONGODB_ATLAS_BASE_URL=self.base_url,
@@ -253,7 +181,7 @@ class Workspace:
         if wrap_rss is not None:
             # the controller too: its peak RSS (with all its descendants) goes to wrap_rss
             command = [sys.executable, "-c", _CONTROLLER_WRAPPER, str(wrap_rss)] + command
-        full_env = dict(self.env(credentials, env), BENCH_RESULTS_FILE=str(record))
+        full_env = dict(self.env(credentials, env), RECORD_RESULTS_FILE=str(record))
         started = time.time()
         timed_out = False
         with subprocess.Popen(command, cwd=self.workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -357,10 +285,10 @@ class Tally:
 
 
 def schedule_constants() -> tuple[float, float, float]:
-    """FIRST_INTERVAL, GROWTH and MAX_INTERVAL of plugins/module_utils/_waiter.py (read from its source)."""
+    """MIN_INTERVAL, AGE_FRACTION and MAX_INTERVAL of plugins/module_utils/_waiter.py (read from its source)."""
     source = (REPO / "plugins" / "module_utils" / "_waiter.py").read_text()
     values = []
-    for name in ("FIRST_INTERVAL", "GROWTH", "MAX_INTERVAL"):
+    for name in ("MIN_INTERVAL", "AGE_FRACTION", "MAX_INTERVAL"):
         found = re.search(rf"^{name}\s*=\s*([0-9.]+)", source, re.MULTILINE)
         if not found:
             raise SystemExit(f"cannot read {name} from plugins/module_utils/_waiter.py")
@@ -369,15 +297,15 @@ def schedule_constants() -> tuple[float, float, float]:
 
 
 def poll_offsets(limit: float) -> list[float]:
-    """Poll times after the create answer, as the schedule sets them: 2, 5, 9.5, 16.25 ... (bounded)."""
-    first, growth, ceiling = schedule_constants()
-    offsets, at, interval = [], 0.0, first
+    """Poll times after the create answer, as the schedule sets them: every 2 s to 20 s, then a tenth of
+    the job's age, at most 60 s (bounded)."""
+    shortest, fraction, longest = schedule_constants()
+    offsets, at = [], 0.0
     for dummy in range(10000):
-        at += interval
+        at += min(longest, max(shortest, at * fraction))
         offsets.append(at)
         if at >= limit:
             break
-        interval = min(ceiling, interval * growth)
     return offsets
 
 
@@ -633,7 +561,7 @@ def bench_markdown(report: dict, command: str, info: dict, spec: str | None) -> 
              f"contract violations seen: {report['violations']}.", ""]
     if "requests" in report:
         polls = report["dr_polls_min"]
-        first, growth, ceiling = schedule_constants()
+        first, dummy, ceiling = schedule_constants()
         lines += ["### 1. API requests per operation", "",
                   "Counted: authenticated calls under `/api/atlas/v2` in the emulator's request log. Digest 401 challenges "
                   "and OAuth token calls are counted apart.", "",
@@ -644,8 +572,8 @@ def bench_markdown(report: dict, command: str, info: dict, spec: str | None) -> 
                          f"| {row['challenges']} | {row['tokens']} |")
         offsets = poll_offsets(report["job_seconds"])
         lines += ["", f"Minimum of the DR restore: 1 snapshot list + 1 job list + 1 POST + {polls} polls. The polls are those "
-                  f"of the documented schedule (first poll {first:g} s after the create answer, intervals growing x{growth:g} "
-                  f"to at most {ceiling:g} s: at {', '.join(f'{o:g}' for o in offsets)} s): the first poll at or after the "
+                  f"of the documented schedule (the next poll after a tenth of the job's age, at least {first:g} s and at most "
+                  f"{ceiling:g} s later: at {', '.join(f'{o:.4g}' for o in offsets)} s after the create answer): the first poll at or after the "
                   "job's end sees it finished. This is the minimum for this schedule; a client that knew the duration could "
                   "poll once. The re-run's minimum is the two lists and no POST; a list of 10,000 jobs is 20 pages of 500.", ""]
     if "wall" in report:

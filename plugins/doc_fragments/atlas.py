@@ -119,8 +119,9 @@ options:
   wait:
     description:
       - Block until the restore job reaches a terminal status (completed, failed, cancelled or expired).
-      - Polls at a short first interval that grows by half each time to at most 60 seconds (0, 2, 5, 9.5, 16, 26 ... seconds),
-        and at least as long as C(Retry-After) asks.
+      - Polls after a tenth of the job's age, at least 2 and at most 60 seconds later (every 2 seconds for the first 20
+        seconds, once a minute after 10 minutes), and at least as long as C(Retry-After) asks. So a job's end is noticed within
+        a tenth of the time it ran, and re-attaching to a job that has run for hours starts at one poll a minute.
       - Rate limits, 5xx answers, lost connections and token renewals do not end the wait; only O(wait_timeout), or an error
         such as HTTP 401, 403 or 404, does.
       - The module fails when the job ends failed, cancelled or expired, or on timeout, with the job as last seen in the result.

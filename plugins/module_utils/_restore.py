@@ -216,5 +216,14 @@ def wait_for_job(client, cluster_type: str, path_params: dict, job: dict, timeou
     def fetch(deadline):
         return job_view(client.call(get_job, params, deadline=deadline, context=cluster_type), cluster_type)
 
-    outcome = wait_for(fetch, lambda view: view["status"] in TERMINAL_JOB_STATUSES, timeout, clock=clock, sleep=sleep, initial=job)
+    outcome = wait_for(fetch, lambda view: view["status"] in TERMINAL_JOB_STATUSES, timeout, clock=clock, sleep=sleep, initial=job,
+                       age=job_age(job))
     return JobWait(outcome.value, outcome.done, round(outcome.elapsed, 3), outcome.last_error, timeout)
+
+
+def job_age(job: dict, now: float | None = None) -> float:
+    """Seconds since the job was created (from its ObjectId), 0 when unknown."""
+    created = parse_atlas_time(job.get("created_at"))
+    if created is None:
+        return 0.0
+    return max(0.0, (time.time() if now is None else now) - created)

@@ -1,6 +1,6 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Waiting for a restore job: a clock, a growing poll interval and a predicate.
+"""Waiting for a restore job: a clock, a poll interval that grows with the job's age, and a predicate.
 
 PRIVATE to this collection: may change at any time.
 """
@@ -12,18 +12,17 @@ from dataclasses import dataclass
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 
-# Polls at 0, 2, 5, 9.5, 16.3, 26.4 s ... the interval grows by half each time, to at most 60 s,
-# so a job that ends is noticed within one interval: quickly for short jobs, cheaply for long ones.
-FIRST_INTERVAL = 2.0
-GROWTH = 1.5
+# The next poll comes after a tenth of the job's age, at least 2 s and at most 60 s later: a job that
+# ends is noticed within 10 % of the time it ran (2 s for short jobs, at most a minute for long ones),
+# and a job that has run for hours costs one poll a minute, from the first poll on.
+MIN_INTERVAL = 2.0
+AGE_FRACTION = 0.1
 MAX_INTERVAL = 60.0
 
 
-def poll_intervals(first: float = FIRST_INTERVAL, growth: float = GROWTH, ceiling: float = MAX_INTERVAL):
-    interval = first
-    while True:
-        yield interval
-        interval = min(ceiling, interval * growth)
+def interval_after(age: float) -> float:
+    """Seconds until the next poll of a job that has been running for `age` seconds."""
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, age * AGE_FRACTION))
 
 
 @dataclass
@@ -37,16 +36,16 @@ class WaitOutcome:
 
 
 def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time.sleep, initial=None,
-             intervals=None) -> WaitOutcome:
+             age: float = 0.0) -> WaitOutcome:
     """Call fetch(deadline) until is_done(value) or timeout seconds have passed.
 
-    A transient AtlasError (rate limits, 5xx, lost connections, after the client's own retries) does
-    not end the wait: the next poll comes at the next interval, or after Retry-After if that is later.
-    Other errors (401, 403, 404 ...) are raised.
+    age is how long the awaited job had already run when the wait began. A transient AtlasError (rate
+    limits, 5xx, lost connections, after the client's own retries) does not end the wait: the next poll
+    comes at the next interval, or after Retry-After if that is later. Other errors (401, 403, 404 ...)
+    are raised.
     """
     start = clock()
     deadline = start + max(0.0, timeout)
-    schedule = intervals if intervals is not None else poll_intervals()
     value, polls, transient_errors, last_error = initial, 0, 0, None
     if initial is not None and is_done(initial):
         return WaitOutcome(initial, True, 0.0, 0, 0)
@@ -71,7 +70,7 @@ def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time
         now = clock()
         if now >= deadline:
             return WaitOutcome(value, False, now - start, polls, transient_errors, last_error)
-        pause = next(schedule)
+        pause = interval_after(max(0.0, age) + now - start)
         if retry_after is not None:
             pause = max(pause, retry_after)
         sleep(min(pause, deadline - now))

@@ -20,18 +20,18 @@ from atlas_emulator.faults import FaultEngine  # noqa: E402  pylint: disable=wro
 JOBS = "/api/atlas/v2/groups/5f1a2b3c4d5e6f7a8b9c0d1e/clusters/src/backup/restoreJobs"
 
 
-@pytest.mark.parametrize("duration, polls, seen_at", [(1, 1, 2.0), (5, 2, 5.0), (10, 4, 16.25), (20, 5, 26.375), (60, 7, 64.34375)])
+@pytest.mark.parametrize("duration, polls, seen_at", [(1, 1, 2.0), (5, 3, 6.0), (10, 5, 10.0), (20, 10, 20.0), (30, 15, 32.21), (40, 18, 42.87)])
 def test_the_schedule_prediction_follows_the_waiter(duration, polls, seen_at):
     predicted_polls, predicted_seen, latency = bench.predicted_wait(duration)
-    assert (predicted_polls, predicted_seen) == (polls, pytest.approx(seen_at))
-    assert latency == pytest.approx(seen_at - duration)
+    assert (predicted_polls, predicted_seen) == (polls, pytest.approx(seen_at, abs=0.01))
+    assert latency == pytest.approx(seen_at - duration, abs=0.01)
 
 
 def test_intervals_stop_growing_at_the_ceiling():
     offsets = bench.poll_offsets(1000)
     gaps = [later - earlier for earlier, later in zip(offsets, offsets[1:])]
     assert max(gaps) == pytest.approx(60.0) and gaps[-1] == pytest.approx(60.0)
-    assert len(offsets) < 40
+    assert len(offsets) < 60
 
 
 def entry(method, path, status, counted, operation_id=None, fault=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.atlasops.backup.plugins.module_utils._restore import RestoreRequest, diff_view
+from ansible_collections.atlasops.backup.plugins.module_utils._restore import RestoreRequest, diff_view, job_age
 from ansible_collections.atlasops.backup.plugins.module_utils._timeparse import iso_utc
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError
 from ansible_collections.atlasops.backup.plugins.module_utils._views import job_view
@@ -128,3 +128,9 @@ def test_diff_views_share_one_shape():
     assert set(request().desired()) == expected_keys
     assert set(diff_view(cloud_job(), "dedicated")) == expected_keys
     assert diff_view(cloud_job(), "dedicated") == dict(request().desired(), status="in_progress")
+
+
+def test_job_age_comes_from_the_creation_time_in_the_id():
+    assert job_age({"created_at": iso_utc(NOW - 90)}, now=NOW) == 90
+    assert job_age({"created_at": None}, now=NOW) == 0.0
+    assert job_age({"created_at": iso_utc(NOW + 5)}, now=NOW) == 0.0  # a clock ahead of ours is no negative age

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
-from ansible_collections.atlasops.backup.plugins.module_utils._waiter import poll_intervals, wait_for
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import interval_after, wait_for
 
 
 class Clock:
@@ -23,9 +21,30 @@ class Clock:
         self.now += seconds
 
 
-def test_schedule_starts_short_and_caps_at_60_seconds():
-    assert list(itertools.islice(poll_intervals(), 12)) == pytest.approx(
-        [2.0, 3.0, 4.5, 6.75, 10.125, 15.1875, 22.78125, 34.171875, 51.2578125, 60.0, 60.0, 60.0])
+@pytest.mark.parametrize("age, interval", [(0, 2.0), (19, 2.0), (30, 3.0), (300, 30.0), (600, 60.0), (36000, 60.0)])
+def test_the_interval_is_a_tenth_of_the_job_age_between_2_and_60_seconds(age, interval):
+    assert interval_after(age) == pytest.approx(interval)
+
+
+def test_a_job_is_noticed_within_a_tenth_of_its_run_time():
+    for duration in (10, 60, 300, 3600):
+        clock = Clock()
+        outcome = wait_for(lambda deadline, clock=clock, duration=duration: clock.now >= duration, bool, 7200, clock=clock,
+                           sleep=clock.sleep, initial=False)
+        assert outcome.done
+        assert duration <= clock.now <= duration + max(2.0, min(60.0, duration * 0.1)) * 1.1 + 0.01
+
+
+def test_an_old_job_is_polled_at_the_interval_of_its_age():
+    clock = Clock()
+    polled_at = []
+
+    def fetch(deadline):
+        polled_at.append(clock.now)
+        return len(polled_at) == 3
+
+    wait_for(fetch, bool, 600, clock=clock, sleep=clock.sleep, age=7200)
+    assert polled_at == [0.0, 60.0, 120.0]
 
 
 def test_returns_once_the_predicate_holds():
@@ -33,7 +52,7 @@ def test_returns_once_the_predicate_holds():
     values = iter(["running", "running", "done"])
     outcome = wait_for(lambda deadline: next(values), lambda value: value == "done", 100, clock=clock, sleep=clock.sleep)
     assert outcome.done and outcome.value == "done" and outcome.polls == 3
-    assert outcome.elapsed == pytest.approx(5.0)
+    assert outcome.elapsed == pytest.approx(4.0)
 
 
 def test_a_terminal_initial_value_needs_no_poll():
