@@ -83,6 +83,11 @@ class PlaybookRun:
     stderr: str
     results: list  # one dict per task result: {"task", "outcome", "result"}
 
+    @property
+    def output(self) -> str:
+        """stdout and stderr with whitespace folded (ansible-core 2.16 wraps warnings across lines)."""
+        return " ".join((self.stdout + self.stderr).split())
+
     def task(self, name: str) -> dict:
         """The one recorded result of the task with this name."""
         # Role tasks are reported as "<role> : <name>".

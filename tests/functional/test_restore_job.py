@@ -68,7 +68,7 @@ def test_every_delivery_type_restores_waits_and_is_not_repeated(ansible, emulato
         assert not again["changed"] and again["reused"] and again["restore_job"]["id"] == first["restore_job"]["id"]
     assert len(posts(emulator)) == len(cases)
     if cluster_type == "serverless":
-        assert "migrate the cluster to flex" in run.stdout + run.stderr
+        assert "migrate the cluster to flex" in run.output
 
 
 def test_check_mode_predicts_without_writing_and_diff_shows_both_sides(ansible, emulator):
@@ -80,7 +80,7 @@ def test_check_mode_predicts_without_writing_and_diff_shows_both_sides(ansible, 
     assert result["request"] == {"deliveryType": "automated", "snapshotId": snapshot, "targetClusterName": "dr-db",
                                  "targetGroupId": PROJECT}
     assert result["diff"]["before"] == {} and result["diff"]["after"]["target_cluster_name"] == "dr-db"
-    assert "wait is ignored" in predicted.stdout + predicted.stderr
+    assert "wait is ignored" in predicted.output
     assert [entry["method"] for entry in api_calls(emulator)] == ["GET"]
 
     ansible.run([task("restore_job", "restore", project_id=PROJECT, cluster_name="prod-db", snapshot_id=snapshot,
@@ -110,7 +110,7 @@ def test_a_create_whose_answer_was_lost_makes_exactly_one_job(ansible, emulator)
                             target_cluster_name="dr-db", wait=True, wait_timeout=60)])
     result = run.ok("restore")
     assert result["changed"] and result["restore_job"]["status"] == "completed"
-    assert "found the matching job that this restore request started" in run.stdout + run.stderr
+    assert "found the matching job that this restore request started" in run.output
     assert len(emulator.restore_jobs(PROJECT, "prod-db")) == 1
     assert len(posts(emulator)) == 1
 
