@@ -289,38 +289,50 @@ class Handler(BaseHTTPRequestHandler):
         entry["counted"] = True
         rate = app.rate_headers(auth.principal or "anonymous")
         rule = app.faults.pick(operation_id, method, path)
-        if rule is not None:
-            entry["fault"] = rule.action
-            if rule.action == "drop_before":
-                app.append_log(entry)
-                self._drop()
-                return
-            if rule.action == "status":
-                self._finish(entry, _fault_response(rule, rate), flags)
-                return
-            if rule.action == "expire_token":
-                if auth.kind == "bearer":
-                    app.auth.revoke(auth.token)
-                    auth.detail = "The access token has expired."
-                elif auth.nonce:
-                    app.auth.forget_nonce(auth.nonce)
-                    auth.stale = True
-                    auth.detail = "The digest nonce has expired."
-                self._finish(entry, self._unauthorized(auth), flags)
-                return
-            if rule.action == "delay" and rule.delay_before_processing:
-                time.sleep(rule.delay_seconds)
-        response = self._process(route, params, exists, path, query, raw_body, entry)
-        for name, value in rate.items():
-            response.headers.setdefault(name, value)
-        if rule is not None and rule.action == "drop_after":
-            self._check_response(entry, response)
-            entry["status"] = response.status
-            app.append_log(entry)
+
+        def expired():
+            if auth.kind == "bearer":
+                app.auth.revoke(auth.token)
+                auth.detail = "The access token has expired."
+            elif auth.nonce:
+                app.auth.forget_nonce(auth.nonce)
+                auth.stale = True
+                auth.detail = "The digest nonce has expired."
+            return self._unauthorized(auth)
+
+        def process():
+            response = self._process(route, params, exists, path, query, raw_body, entry)
+            for name, value in rate.items():
+                response.headers.setdefault(name, value)
+            return response
+
+        self._serve(entry, rule, process, expired, flags, rate)
+
+    def _serve(self, entry, rule, process, expired, flags, fault_headers, check=True):
+        """Apply the fault rule picked for a request around carrying it out: the one fault lifecycle of
+        every endpoint. process() carries the request out and returns its answer; expired() is the 401
+        that an expire_token fault turns the request into; check says whether answers are checked
+        against the spec."""
+        action = rule.action if rule is not None else None
+        if action is not None:
+            entry["fault"] = action
+        if action == "drop_before":
+            self.app.append_log(entry)
             self._drop()
             return
-        delay = rule.delay_seconds if rule is not None and rule.action == "delay" and not rule.delay_before_processing else 0.0
-        self._finish(entry, response, flags, delay)
+        if action in ("status", "expire_token"):
+            injected = _fault_response(rule, fault_headers) if action == "status" else expired()
+            self._finish(entry, injected, flags, check=check)
+            return
+        if action == "delay" and rule.delay_before_processing:
+            time.sleep(rule.delay_seconds)
+        response = process()
+        if action == "drop_after":
+            self._record(entry, response, check)
+            self._drop()
+            return
+        late = rule.delay_seconds if action == "delay" and not rule.delay_before_processing else 0.0
+        self._finish(entry, response, flags, late, check=check)
 
     def _unauthorized(self, auth) -> Response:
         detail = auth.detail or "You are not authorized for this resource."
@@ -396,11 +408,15 @@ class Handler(BaseHTTPRequestHandler):
         for message in contract.check_response(entry["operation_id"], response.status, headers, response.body, injected):
             self.app.record_violation("response", entry["operation_id"], entry["method"], entry["path"], response.status, message)
 
-    def _finish(self, entry, response, flags, delay=0.0):
-        """Check the answer, log it, (wait,) send it: the log holds the request as soon as it was processed."""
-        self._check_response(entry, response)
+    def _record(self, entry, response, check=True):
+        if check:
+            self._check_response(entry, response)
         entry["status"] = response.status
         self.app.append_log(entry)
+
+    def _finish(self, entry, response, flags, delay=0.0, check=True):
+        """Check the answer, log it, (wait,) send it: the log holds the request as soon as it was processed."""
+        self._record(entry, response, check)
         if delay > 0:
             time.sleep(delay)
         self._send(response, pretty=flags.get("pretty", False), envelope=flags.get("envelope", False))
@@ -437,38 +453,20 @@ class Handler(BaseHTTPRequestHandler):
                                                  "error_description": "grant_type must be client_credentials"}))
             return
         rule = app.faults.pick(TOKEN_OPERATION, method, path)
-        if rule is not None:
-            entry["fault"] = rule.action
-            if rule.action == "drop_before":
-                app.append_log(entry)
-                self._drop()
-                return
-            if rule.action == "status":
-                self._log_send(entry, _fault_response(rule, {}))
-                return
-            if rule.action == "expire_token":
-                self._log_send(entry, Response(401, {"error": "invalid_client", "error_description": "Injected failure."}))
-                return
-            if rule.action == "delay" and rule.delay_before_processing:
-                time.sleep(rule.delay_seconds)
-        token, ttl = app.auth.issue_token(client_id)
-        response = Response(200, {"access_token": token, "token_type": "Bearer", "expires_in": max(1, int(ttl))},
+
+        def issue():
+            token, ttl = app.auth.issue_token(client_id)
+            return Response(200, {"access_token": token, "token_type": "Bearer", "expires_in": max(1, int(ttl))},
                             {"Cache-Control": "no-store", "Pragma": "no-cache"})
-        if rule is not None and rule.action == "drop_after":
-            entry["status"] = 200
-            app.append_log(entry)
-            self._drop()
-            return
-        entry["status"] = response.status
-        app.append_log(entry)
-        if rule is not None and rule.action == "delay" and not rule.delay_before_processing:
-            time.sleep(rule.delay_seconds)
-        self._send(response)
+
+        def expired():
+            return Response(401, {"error": "invalid_client", "error_description": "Injected failure."})
+
+        # The token endpoint is not part of the Admin API spec: its answers are not checked against it.
+        self._serve(entry, rule, issue, expired, {}, {}, check=False)
 
     def _log_send(self, entry, response):
-        entry["status"] = response.status
-        self.app.append_log(entry)
-        self._send(response)
+        self._finish(entry, response, {}, check=False)
 
     # -- /_emulator ------------------------------------------------------------------------------
 

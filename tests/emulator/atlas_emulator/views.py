@@ -47,6 +47,11 @@ def dedicated_snapshot(base, cluster, snap):
     }
     if not cluster.sharded:
         out["replicaSetName"] = cluster.shard_names[0]
+    return _with_schedule_fields(out, snap)
+
+
+def _with_schedule_fields(out, snap):
+    """A Cloud Backup snapshot's optional fields: its policy frequency, and the description of an on-demand one."""
     if snap.frequency_type:
         out["frequencyType"] = snap.frequency_type
     if snap.description:
@@ -71,11 +76,7 @@ def sharded_snapshot(base, cluster, snap):
         "storageSizeBytes": snap.size,
         "links": self_link("%s/backup/snapshots/shardedCluster/%s" % (cluster_base(base, cluster), snap.id)),
     }
-    if snap.frequency_type:
-        out["frequencyType"] = snap.frequency_type
-    if snap.description:
-        out["description"] = snap.description
-    return out
+    return _with_schedule_fields(out, snap)
 
 
 def serverless_snapshot(base, cluster, snap):
