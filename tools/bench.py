@@ -12,14 +12,13 @@ Everything runs through the real ansible-playbook against the bundled Atlas emul
    against the prediction of the documented polling schedule;
 4. peak RSS and time of restore_job_info over 10,000 and 50,000 jobs.
 
-The helpers (Workspace, Run, log tallies) are shared with tools/soak.py.
+Playbook runs come from tests/harness.py (as in the functional tests); the log tallies are shared with tools/soak.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import itertools
 import json
 import math
 import os
@@ -35,30 +34,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "tools"
 DOC = REPO / "docs" / "performance.md"
 URI_PLAYBOOK = TOOLS / "bench_uri_restore.yml"
-if str(REPO / "tests" / "emulator") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests" / "emulator"))
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
 
-from atlas_emulator.contract import find_spec  # noqa: E402  pylint: disable=wrong-import-position
-from atlas_emulator.control import (  # noqa: E402  pylint: disable=wrong-import-position
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PRIVATE_KEY, DEFAULT_PUBLIC_KEY, EmulatorProcess,
+from harness import (  # noqa: E402  pylint: disable=wrong-import-position
+    API_PREFIX, COLLECTIONS_PATH, PROJECT, Playbooks, PlaybookRun as Run, task as module_task,
 )
-
-PROJECT = "5f1a2b3c4d5e6f7a8b9c0d1e"
-API_PREFIX = "/api/atlas/v2"
-PAGE_SIZE = 500  # items per page the collection asks for (plugins/module_utils/_client.py)
-CREDENTIAL_ENV = ("MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PUBLIC_API_KEY", "MONGODB_ATLAS_PUBLIC_KEY",
-                  "MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_PRIVATE_KEY", "MONGODB_ATLAS_BASE_URL")
-SECRETS = (DEFAULT_PRIVATE_KEY, DEFAULT_CLIENT_SECRET)
-
-# The functional tests' callback plugin: one JSON line per task result, with the controller's wall-clock
-# times of the task's start and end on the host.
-CALLBACK_PLUGINS = REPO / "tests" / "functional" / "callback_plugins"
+from atlas_emulator.contract import find_spec  # noqa: E402  pylint: disable=wrong-import-position
+from atlas_emulator.control import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.atlasops.backup.plugins.module_utils._client import PAGE_SIZE  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import (  # noqa: E402  pylint: disable=wrong-import-position
+    AGE_FRACTION, MAX_INTERVAL, MIN_INTERVAL,
+)
 
 # Used as ansible_python_interpreter for the memory figures: runs the module with the real Python and
 # appends the peak RSS (KiB, ru_maxrss of its children) of that module process to $BENCH_MODULE_RSS_FILE.
@@ -81,148 +73,32 @@ sys.exit(code)
 # running ansible-playbook
 
 
-@dataclass
-class Run:
-    rc: int
-    stdout: str
-    stderr: str
-    results: list
-    started: float
-    ended: float
-    timed_out: bool = False
-    results_text: str = ""
-
-    @property
-    def wall(self) -> float:
-        return self.ended - self.started
-
-    def task(self, name: str) -> dict | None:
-        found = [entry for entry in self.results if entry["task"] == name]
-        return found[-1] if found else None
-
-    def describe_failure(self) -> str:
-        return f"rc={self.rc}{' (timed out)' if self.timed_out else ''}\n{self.stdout[-3000:]}\n{self.stderr[-2000:]}"
-
-
-def find_ansible_playbook() -> str:
-    beside = Path(sys.executable).parent / "ansible-playbook"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("ansible-playbook")
-    if not found:
-        raise SystemExit("ansible-playbook not found beside this Python nor on PATH: run with the project's venv")
-    return found
-
-
-def collections_root(workdir: Path) -> tuple[str, str]:
-    """ANSIBLE_COLLECTIONS_PATH to use, and how it was found.
-
-    The one exported (by the Makefile) when it holds atlasops.backup, else a link to this checkout.
-    """
-    given = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.environ.get("ANSIBLE_COLLECTIONS_PATHS") or ""
-    for entry in given.split(os.pathsep):
-        if entry and (Path(entry).expanduser() / "ansible_collections" / "atlasops" / "backup" / "galaxy.yml").exists():
-            return given, "ANSIBLE_COLLECTIONS_PATH"
-    link_parent = workdir / "collections" / "ansible_collections" / "atlasops"
-    link_parent.mkdir(parents=True, exist_ok=True)
-    link = link_parent / "backup"
-    if not link.exists():
-        link.symlink_to(REPO)
-    return str(workdir / "collections"), f"a link to {REPO}"
-
-
-class Workspace:
-    """A work directory with the interpreter wrapper, and ansible-playbook runs in it."""
+class Workspace(Playbooks):
+    """Playbook runs of the measurements: the harness's, plus an interpreter wrapper that records peak memory."""
 
     def __init__(self, workdir: Path, base_url: str):
-        self.workdir = workdir
-        self.base_url = base_url
-        self.collections, self.collections_source = collections_root(workdir)
-        self.ansible_playbook = find_ansible_playbook()
-        self.rss_python = workdir / "rss_python"
+        super().__init__(base_url, workdir)
+        self.collections_source = COLLECTIONS_PATH
+        self.rss_python = self.workdir / "rss_python"
         self.rss_python.write_text(RSS_WRAPPER_SOURCE.format(python=sys.executable))
         self.rss_python.chmod(0o755)
-        (workdir / "tmp").mkdir(exist_ok=True)
-        self._numbers = itertools.count(1)  # file names; next() is atomic, runs may start from threads
 
     def env(self, credentials: str = "api_key", extra: dict | None = None) -> dict:
-        env = {key: value for key, value in os.environ.items() if key not in CREDENTIAL_ENV}
-        env.update(
-            ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_CALLBACK_PLUGINS=str(CALLBACK_PLUGINS),
-            ANSIBLE_CALLBACKS_ENABLED="record_results", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-            ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-            ANSIBLE_LOCAL_TEMP=str(self.workdir / "tmp"), ANSIBLE_REMOTE_TMP=str(self.workdir / "tmp"),
-            ANSIBLE_DEPRECATION_WARNINGS="0", MONGODB_ATLAS_BASE_URL=self.base_url,
-        )
-        if credentials == "api_key":
-            env.update(MONGODB_ATLAS_PUBLIC_API_KEY=DEFAULT_PUBLIC_KEY, MONGODB_ATLAS_PRIVATE_API_KEY=DEFAULT_PRIVATE_KEY)
-        elif credentials == "service_account":
-            env.update(MONGODB_ATLAS_CLIENT_ID=DEFAULT_CLIENT_ID, MONGODB_ATLAS_CLIENT_SECRET=DEFAULT_CLIENT_SECRET)
-        env.update(extra or {})
-        return env
+        return dict(super().env(credentials, extra), ANSIBLE_DEPRECATION_WARNINGS="0")
 
-    def write_playbook(self, tasks: list, play_extra: dict | None = None, name: str = "bench") -> Path:
-        play = {"name": name, "hosts": "localhost", "connection": "local", "gather_facts": False}
-        play.update(play_extra or {})
-        play["tasks"] = tasks
-        path = self.workdir / f"play{next(self._numbers):03d}.yml"
-        path.write_text(yaml.safe_dump([play], sort_keys=False))
-        return path
-
-    def run(self, playbook, *, extra_vars: dict | None = None, credentials: str = "api_key", env: dict | None = None,
-            args: tuple = (), timeout: float = 900.0, wrap_rss: Path | None = None) -> Run:
+    def run(self, playbook, *, wrap_rss: Path | None = None, timeout: float = 900.0, **kwargs) -> Run:
         """Run ansible-playbook on a file, a playbook FQCN or a list of tasks; bounded by timeout."""
+        # the controller too: its peak RSS (with all its descendants) goes to wrap_rss
+        prefix = (sys.executable, "-c", _CONTROLLER_WRAPPER, str(wrap_rss)) if wrap_rss is not None else ()
         if isinstance(playbook, list):
-            playbook = self.write_playbook(playbook)
-        record = self.workdir / f"results{next(self._numbers):03d}.jsonl"
-        command = [self.ansible_playbook, "-i", "localhost,", str(playbook)] + list(args)
-        if extra_vars:
-            command += ["-e", json.dumps(extra_vars)]
-        if wrap_rss is not None:
-            # the controller too: its peak RSS (with all its descendants) goes to wrap_rss
-            command = [sys.executable, "-c", _CONTROLLER_WRAPPER, str(wrap_rss)] + command
-        full_env = dict(self.env(credentials, env), RECORD_RESULTS_FILE=str(record))
-        started = time.time()
-        timed_out = False
-        with subprocess.Popen(command, cwd=self.workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, text=True, start_new_session=True) as process:
-            try:
-                stdout, stderr = process.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-                stdout, stderr = process.communicate(timeout=30)
-            ended = time.time()
-        record.with_suffix(".stdout").write_text(stdout or "")
-        record.with_suffix(".stderr").write_text(stderr or "")
-        text = record.read_text() if record.exists() else ""
-        results = [json.loads(line) for line in text.splitlines() if line.strip()]
-        return Run(process.returncode, stdout, stderr, results, started, ended, timed_out, text)
+            return super().run(playbook, timeout=timeout, command_prefix=prefix, **kwargs)
+        return super().run(playbook=playbook, timeout=timeout, command_prefix=prefix, **kwargs)
 
 
 _CONTROLLER_WRAPPER = (
     "import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
     "open(sys.argv[1], 'a').write('%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
 )
-
-
-def _kill_group(process) -> None:
-    """End a timed-out ansible-playbook and what it started (its own session, started by us)."""
-    try:
-        os.killpg(process.pid, 15)
-        process.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(process.pid, 9)
-        except ProcessLookupError:
-            pass
-
-
-def module_task(module: str, name: str, register: str | None = None, **args) -> dict:
-    entry = {"name": name, f"atlasops.backup.{module}": {key: value for key, value in args.items() if value is not None}}
-    if register:
-        entry["register"] = register
-    return entry
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -285,15 +161,8 @@ class Tally:
 
 
 def schedule_constants() -> tuple[float, float, float]:
-    """MIN_INTERVAL, AGE_FRACTION and MAX_INTERVAL of plugins/module_utils/_waiter.py (read from its source)."""
-    source = (REPO / "plugins" / "module_utils" / "_waiter.py").read_text()
-    values = []
-    for name in ("MIN_INTERVAL", "AGE_FRACTION", "MAX_INTERVAL"):
-        found = re.search(rf"^{name}\s*=\s*([0-9.]+)", source, re.MULTILINE)
-        if not found:
-            raise SystemExit(f"cannot read {name} from plugins/module_utils/_waiter.py")
-        values.append(float(found.group(1)))
-    return values[0], values[1], values[2]
+    """MIN_INTERVAL, AGE_FRACTION and MAX_INTERVAL of the collection's waiter."""
+    return MIN_INTERVAL, AGE_FRACTION, MAX_INTERVAL
 
 
 def poll_offsets(limit: float) -> list[float]:
@@ -391,7 +260,7 @@ class Bench:
             ]
             for label, minimum, reuse_expected, task in cases:
                 run, tally = self.measured(label, [task], credentials=credentials)
-                entry = run.task(task["name"])
+                entry = run.last(task["name"])
                 if entry is None or entry["outcome"] != "ok":
                     self.problem(f"{label}: {run.describe_failure()}")
                 elif reuse_expected and not (entry["result"].get("reused") and not entry["result"].get("changed")):
@@ -472,7 +341,7 @@ class Bench:
         rows = []
         for duration, (source, dummy) in cases.items():
             run = runs[duration]
-            entry = run.task("restore")
+            entry = run.last("restore")
             if run.rc != 0 or entry is None or entry["outcome"] != "ok":
                 self.problem(f"latency {duration:g} s: {run.describe_failure()}")
                 continue
@@ -501,7 +370,7 @@ class Bench:
             run, tally = self.measured(f"memory {count}", tasks, wrap_rss=controller_rss,
                                        env=dict(ANSIBLE_PYTHON_INTERPRETER=str(self.ws.rss_python),
                                                 BENCH_MODULE_RSS_FILE=str(module_rss)))
-            entry = run.task("info")
+            entry = run.last("info")
             if entry is None or entry["outcome"] != "ok":
                 self.problem(f"memory {count}: {run.describe_failure()}")
                 continue

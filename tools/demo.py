@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "emulator"))
+sys.path.insert(0, str(REPO / "tests"))
 
+from harness import CREDENTIAL_ENV, atlas_env  # noqa: E402  pylint: disable=wrong-import-position
 from atlas_emulator.contract import find_spec  # noqa: E402  pylint: disable=wrong-import-position
-from atlas_emulator.control import DEFAULT_PRIVATE_KEY, DEFAULT_PUBLIC_KEY, DEMO_PROJECT_ID, EmulatorProcess  # noqa: E402
+from atlas_emulator.control import DEMO_PROJECT_ID, EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main() -> int:
@@ -33,9 +34,10 @@ def main() -> int:
     print(f"== Atlas emulator ({'validating every exchange against ' + str(spec) if spec else 'OpenAPI subset not found: no contract checks'})")
     with EmulatorProcess(spec=spec if spec else False, scenario="demo", job_seconds=args.job_seconds) as emulator:
         print(f"   listening on {emulator.url}; project {DEMO_PROJECT_ID}: prod-orders (source), dr-orders (target)\n")
-        env = dict(os.environ, MONGODB_ATLAS_BASE_URL=emulator.url, MONGODB_ATLAS_PUBLIC_API_KEY=DEFAULT_PUBLIC_KEY,
-                   MONGODB_ATLAS_PRIVATE_API_KEY=DEFAULT_PRIVATE_KEY, ANSIBLE_NOCOLOR=os.environ.get("ANSIBLE_NOCOLOR", "0"),
-                   ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+        # the emulator's credentials only, whatever Atlas credentials this shell holds
+        env = {key: value for key, value in os.environ.items() if key not in CREDENTIAL_ENV}
+        env.update(ANSIBLE_NOCOLOR=os.environ.get("ANSIBLE_NOCOLOR", "0"), ANSIBLE_LOCALHOST_WARNING="0",
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable, **atlas_env(emulator.url))
         extra = ["-e", f"restore_project_id={DEMO_PROJECT_ID}", "-e", "restore_cluster_name=prod-orders",
                  "-e", "restore_target_cluster_name=dr-orders"]
         if args.snapshot_before:

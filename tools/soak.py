@@ -36,9 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench import (  # noqa: E402  pylint: disable=wrong-import-position
-    DOC, PROJECT, REPO, SECRETS, EmulatorProcess, Tally, Workspace, find_spec, machine, machine_line, request_kind,
-    write_section,
+    DOC, REPO, EmulatorProcess, Tally, Workspace, find_spec, machine, machine_line, request_kind, write_section,
 )
+from harness import PROJECT, SECRETS  # noqa: E402  pylint: disable=wrong-import-position
 
 DEFAULT_SEED = 20261122
 RETRYABLE = {429, 500, 502, 503, 504}

@@ -88,6 +88,7 @@ requirements:
   - requests >= 2.25
 """
 
+    # What each attribute means; every module says its own support (and INFO_MODULE does for the read-only ones).
     ATTRIBUTES = r"""
 attributes:
   action_group:
@@ -95,22 +96,25 @@ attributes:
     support: full
     membership:
       - atlasops.backup.atlas
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
 """
 
     INFO_MODULE = r"""
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - This module only reads from Atlas.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: N/A
     details:
       - This module only reads from Atlas.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 """
 

@@ -69,7 +69,7 @@ class AtlasClient:
     # --- operations -------------------------------------------------------------------------
 
     def call(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, body: dict | None = None,
-             deadline: float | None = None, context: str | None = None):
+             deadline: float | None = None):
         """One operation; returns the decoded JSON answer (None when there is no body).
 
         A POST is sent once: a lost answer raises AtlasError(ambiguous=True) instead of a blind retry.
@@ -79,31 +79,26 @@ class AtlasClient:
         if body is not None:
             headers["Content-Type"] = endpoint.media_type
         return self._exchange(endpoint.method, url, endpoint.operation_id, headers=headers, query=query, json_body=body,
-                              replay_safe=endpoint.method != "POST", deadline=deadline, context=context,
-                              role=endpoint.role)
+                              replay_safe=endpoint.method != "POST", deadline=deadline,
+                              cluster_type=endpoint.cluster_type, role=endpoint.role)
 
-    def list_all(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, deadline: float | None = None,
-                 context: str | None = None, keep=None) -> list:
-        """Every item of a list operation, page after page, without duplicates.
+    def items(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, deadline: float | None = None):
+        """Every item of a list operation, page after page, without duplicates (a generator).
 
-        keep(item) may turn each item into what the caller wants, or None to leave it out; it runs as each
-        page arrives, so only the kept results (not every raw page) stay in memory.
         Stops at the last page (totalCount reached, no `next` link, a short or empty page) and on a page
         that brings nothing new, so an inconsistent server cannot keep it looping.
         """
-        convert = keep or (lambda item: item)
         if not endpoint.paginated:
-            answer = self.call(endpoint, params, query=query, deadline=deadline, context=context)
-            return [kept for kept in map(convert, _results(answer)) if kept is not None]
-        items: list = []
+            yield from _results(self.call(endpoint, params, query=query, deadline=deadline))
+            return
         seen: set = set()
         for page_number in range(1, MAX_PAGES + 1):
             page_query = dict(query or {}, itemsPerPage=PAGE_SIZE, pageNum=page_number, includeCount="true")
-            answer = self.call(endpoint, params, query=page_query, deadline=deadline, context=context)
+            answer = self.call(endpoint, params, query=page_query, deadline=deadline)
             results = _results(answer)
             fresh = [item for item in results if _item_key(item) not in seen]
             seen.update(_item_key(item) for item in fresh)
-            items.extend(kept for kept in map(convert, fresh) if kept is not None)
+            yield from fresh
             total = answer.get("totalCount") if isinstance(answer, dict) else None
             links = answer.get("links") if isinstance(answer, dict) else None
             last_page = (
@@ -113,8 +108,13 @@ class AtlasClient:
                 or (isinstance(links, list) and not any(isinstance(link, dict) and link.get("rel") == "next" for link in links))
             )
             if last_page:
-                return items
-        return items
+                return
+
+    def list_all(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, deadline: float | None = None,
+                 keep=None) -> list:
+        """items() as a list; keep(item) may turn each item into what the caller wants, or None to leave it out."""
+        convert = keep or (lambda item: item)
+        return [kept for kept in map(convert, self.items(endpoint, params, query=query, deadline=deadline)) if kept is not None]
 
     def pause_before_retry(self, retries: int, retry_after: float | None = None) -> None:
         """Sleep as the client does between two tries of one request."""
@@ -123,7 +123,7 @@ class AtlasClient:
     # --- transport --------------------------------------------------------------------------
 
     def _exchange(self, method: str, url: str, operation: str, *, headers: dict, query=None, json_body=None,
-                  form=None, auth=None, replay_safe: bool, deadline: float | None, context: str | None = None,
+                  form=None, auth=None, replay_safe: bool, deadline: float | None, cluster_type: str | None = None,
                   role: str | None = None, token_call: bool = False):
         retries = 0
         renewals = 0  # 401s answered by a fresh token or digest nonce since the last other answer
@@ -145,7 +145,7 @@ class AtlasClient:
                 if response.status_code != 401:
                     renewals = 0
                 error = api_error(response.status_code, _json_or_none(response), response.text, operation, role=role,
-                                  cluster_type=context, retry_after=_retry_after(response),
+                                  cluster_type=cluster_type, retry_after=_retry_after(response),
                                   ambiguous=not replay_safe and response.status_code >= 500)
             if not error.transient or error.ambiguous or retries >= self.max_retries:
                 raise error

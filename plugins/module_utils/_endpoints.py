@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Atlas Admin API v2 operations this collection calls: one row per (cluster type, operation).
 
+Only the backup service (_backup.py) reads this table.
+
 PRIVATE to this collection: may change at any time.
 """
 
@@ -14,6 +16,7 @@ from ansible_collections.atlasops.backup.plugins.module_utils._validation import
 
 API_ROOT = ("api", "atlas", "v2")
 MEDIA_2023 = "application/vnd.atlas.2023-01-01+json"
+MEDIA_2024_08 = "application/vnd.atlas.2024-08-05+json"
 MEDIA_FLEX = "application/vnd.atlas.2024-11-13+json"
 
 CLUSTER_TYPES = ("dedicated", "flex", "serverless", "legacy")
@@ -35,6 +38,7 @@ class Endpoint:
     media_type: str
     paginated: bool = False
     role: str = "Project Read Only"  # the least Atlas role that may call it, for 403 hints
+    cluster_type: str = ""  # the backup family whose endpoints these are (for hints that depend on it)
 
     def path(self, params: dict) -> str:
         """The URL path with every placeholder checked and percent-encoded."""
@@ -51,44 +55,52 @@ class Endpoint:
         return "/" + "/".join(parts)
 
 
-def _family(prefix: str, cluster_segments: tuple, media_type: str, read_role: str, create_role: str) -> dict:
-    """The list/get/create restore-job and snapshot operations that every cluster type has."""
-    base = ("groups", "{project_id}") + cluster_segments
-    jobs = base + ("restoreJobs",)
-    snapshots = base + ("snapshots",)
-    return {
-        "list_restore_jobs": Endpoint(f"list{prefix}RestoreJobs", "GET", jobs, media_type, True, read_role),
-        "create_restore_job": Endpoint(f"create{prefix}RestoreJob", "POST", jobs, media_type, False, create_role),
-        "get_restore_job": Endpoint(f"get{prefix}RestoreJob", "GET", jobs + ("{job_id}",), media_type, False, read_role),
-        "list_snapshots": Endpoint(f"list{prefix}Snapshots", "GET", snapshots, media_type, True),
-        "get_snapshot": Endpoint(f"get{prefix}Snapshot", "GET", snapshots + ("{snapshot_id}",), media_type),
-    }
-
-
-_CLOUD_BACKUP = ("clusters", "{cluster_name}", "backup")
-_CLOUD_BACKUP_SNAPSHOTS = ("groups", "{project_id}") + _CLOUD_BACKUP + ("snapshots",)
+_PROJECT = ("groups", "{project_id}")
+_CLUSTER = _PROJECT + ("clusters", "{cluster_name}")
+_FLEX_CLUSTER = _PROJECT + ("flexClusters", "{cluster_name}")
 _RECOVERY_ROLE = "Project Backup Export Operator or Project Backup Recovery Operator"
 
+
+def _family(cluster_type: str, prefix: str, base: tuple, media_type: str, read_role: str, create_role: str, **more) -> dict:
+    """The list/get/create restore-job and snapshot operations that every cluster type has, plus its own ones."""
+    jobs = base + ("restoreJobs",)
+    snapshots = base + ("snapshots",)
+    rows = {
+        "list_restore_jobs": (f"list{prefix}RestoreJobs", "GET", jobs, media_type, True, read_role),
+        "create_restore_job": (f"create{prefix}RestoreJob", "POST", jobs, media_type, False, create_role),
+        "get_restore_job": (f"get{prefix}RestoreJob", "GET", jobs + ("{job_id}",), media_type, False, read_role),
+        "list_snapshots": (f"list{prefix}Snapshots", "GET", snapshots, media_type, True),
+        "get_snapshot": (f"get{prefix}Snapshot", "GET", snapshots + ("{snapshot_id}",), media_type),
+    }
+    rows.update(more)
+    return {operation: Endpoint(*row, cluster_type=cluster_type) for operation, row in rows.items()}
+
+
+_CLOUD_BACKUP = _CLUSTER + ("backup",)
+_CLOUD_SNAPSHOTS = _CLOUD_BACKUP + ("snapshots",)
+# A dedicated cluster's own description (state, versions, shards, encryption), also for legacy-backup clusters.
+_GET_CLUSTER = ("getGroupCluster", "GET", _CLUSTER, MEDIA_2024_08)
+
 ENDPOINTS = {
-    "dedicated": dict(
-        _family("GroupClusterBackup", _CLOUD_BACKUP, MEDIA_2023, "Project Backup Manager", _RECOVERY_ROLE),
-        cancel_restore_job=Endpoint(
-            "cancelGroupClusterBackupRestoreJob", "DELETE", ("groups", "{project_id}") + _CLOUD_BACKUP + ("restoreJobs", "{job_id}"),
-            MEDIA_2023, False, _RECOVERY_ROLE,
-        ),
+    "dedicated": _family(
+        "dedicated", "GroupClusterBackup", _CLOUD_BACKUP, MEDIA_2023, "Project Backup Manager", _RECOVERY_ROLE,
+        cancel_restore_job=("cancelGroupClusterBackupRestoreJob", "DELETE", _CLOUD_BACKUP + ("restoreJobs", "{job_id}"), MEDIA_2023,
+                            False, _RECOVERY_ROLE),
         # The sharded list declares no paging parameters: Atlas answers it in one page.
-        list_sharded_snapshots=Endpoint(
-            "listGroupClusterBackupSnapshotShardedClusters", "GET", _CLOUD_BACKUP_SNAPSHOTS + ("shardedClusters",), MEDIA_2023
-        ),
-        get_sharded_snapshot=Endpoint(
-            "getGroupClusterBackupSnapshotShardedCluster", "GET", _CLOUD_BACKUP_SNAPSHOTS + ("shardedCluster", "{snapshot_id}"), MEDIA_2023
-        ),
+        list_sharded_snapshots=("listGroupClusterBackupSnapshotShardedClusters", "GET", _CLOUD_SNAPSHOTS + ("shardedClusters",), MEDIA_2023),
+        get_sharded_snapshot=("getGroupClusterBackupSnapshotShardedCluster", "GET", _CLOUD_SNAPSHOTS + ("shardedCluster", "{snapshot_id}"),
+                              MEDIA_2023),
+        take_snapshot=("takeGroupClusterBackupSnapshots", "POST", _CLOUD_SNAPSHOTS, MEDIA_2023, False, "Project Backup Creator"),
+        get_backup_schedule=("getGroupClusterBackupSchedule", "GET", _CLOUD_BACKUP + ("schedule",), MEDIA_2024_08),
+        get_cluster=_GET_CLUSTER,
     ),
-    "serverless": _family("GroupServerlessBackup", ("serverless", "{cluster_name}", "backup"), MEDIA_2023, "Project Owner", "Project Owner"),
+    "serverless": _family("serverless", "GroupServerlessBackup", _PROJECT + ("serverless", "{cluster_name}", "backup"), MEDIA_2023,
+                          "Project Owner", "Project Owner"),
     "flex": _family(
-        "GroupFlexClusterBackup", ("flexClusters", "{cluster_name}", "backup"), MEDIA_FLEX, "Project Read Only", "Project Backup Recovery Operator"
+        "flex", "GroupFlexClusterBackup", _FLEX_CLUSTER + ("backup",), MEDIA_FLEX, "Project Read Only", "Project Backup Recovery Operator",
+        get_cluster=("getGroupFlexCluster", "GET", _FLEX_CLUSTER, MEDIA_FLEX),
     ),
-    "legacy": _family("GroupCluster", ("clusters", "{cluster_name}"), MEDIA_2023, "Project Read Only", "Project Owner"),
+    "legacy": _family("legacy", "GroupCluster", _CLUSTER, MEDIA_2023, "Project Read Only", "Project Owner", get_cluster=_GET_CLUSTER),
 }
 
 

@@ -1,6 +1,6 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every atlasops.backup module shares: options, credentials, the client, and error reports.
+"""What every atlasops.backup module shares: options, credentials, the client, waiting, and the one error edge.
 
 PRIVATE to this collection: may change at any time.
 """
@@ -8,14 +8,17 @@ PRIVATE to this collection: may change at any time.
 from __future__ import annotations
 
 import os
+from typing import Callable, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.atlasops.backup.plugins.module_utils._auth import ApiKey, ServiceAccount
+from ansible_collections.atlasops.backup.plugins.module_utils._backup import ClusterBackup
 from ansible_collections.atlasops.backup.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, AtlasClient
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import CLUSTER_TYPES
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_cluster_name, check_hex24
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import wait_for_job
 
 DEFAULT_BASE_URL = "https://cloud.mongodb.com"
 
@@ -59,66 +62,94 @@ def argument_spec(**module_options) -> dict:
 
 
 class AtlasModule:
-    """An AnsibleModule with the collection's shared options, and the way from them to a client."""
+    """An AnsibleModule with the collection's shared options, the way from them to Atlas, and one error edge.
+
+    A module builds one, then hands its body to run(): the body fills `result` (also reported when it
+    fails) and raises InvalidInputError, AtlasError or ValueError for what goes wrong.
+    """
 
     def __init__(self, argument_spec: dict, **kwargs):
-        self.module = AnsibleModule(argument_spec=argument_spec, **kwargs)
-        self.params = self.module.params
+        self._module = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        self.params = self._module.params
+        self.result: dict = {"changed": False}
         if self.params.get("cluster_type") == "serverless":
-            self.module.warn("Atlas deprecated serverless instances and their backup endpoints: "
-                             "migrate the cluster to flex and use cluster_type: flex")
+            self.warn("Atlas deprecated serverless instances and their backup endpoints: "
+                      "migrate the cluster to flex and use cluster_type: flex")
 
     @property
     def check_mode(self) -> bool:
-        return self.module.check_mode
+        return self._module.check_mode
 
     def warn(self, message: str) -> None:
-        self.module.warn(message)
+        self._module.warn(message)
 
-    def fail(self, msg: str, **result) -> None:
-        self.module.fail_json(msg=msg, **result)
+    def fail(self, msg: str, **extra) -> NoReturn:
+        self._module.fail_json(msg=msg, **dict(self.result, **extra))
+        raise AssertionError("fail_json returned")  # it exits; this line only tells type checkers so
 
-    def fail_error(self, error: AtlasError, **result) -> None:
-        self.module.fail_json(msg=str(error), error=error.as_dict(), **result)
+    @property
+    def diff_mode(self) -> bool:
+        return self._module._diff
 
-    def check_inputs(self, checks) -> list:
-        """Run input checks (callables raising InvalidInputError) and fail before any request.
-
-        Returns what the checks return (a check may hand back the value it parsed).
-        """
+    def run(self, body: Callable[[], None]) -> NoReturn:
+        """The one error edge: run the body, report its result, or fail with it."""
         try:
-            check_hex24("project_id", self.params["project_id"])
-            check_cluster_name("cluster_name", self.params["cluster_name"])
-            for name in ("request_timeout", "max_retries"):
-                if self.params[name] is not None and self.params[name] < 0:
-                    raise InvalidInputError(f"{name} must not be negative")
-            if not self.params["request_timeout"]:
-                raise InvalidInputError("request_timeout must be greater than 0")
-            if self.params.get("wait_timeout") is not None and self.params["wait_timeout"] < 0:
-                raise InvalidInputError("wait_timeout must not be negative")
-            return [check() for check in checks]
-        except InvalidInputError as error:
+            body()
+        except AtlasError as error:
+            self.fail(str(error), error=error.as_dict())
+        except ValueError as error:  # InvalidInputError among them: found before any request
             self.fail(str(error))
-        return []
+        self._module.exit_json(**self.result)
+        raise AssertionError("exit_json returned")
+
+    # --- before any request -------------------------------------------------------------------
+
+    def check_connection_options(self) -> None:
+        """Identity and connection options, checked before any request."""
+        check_hex24("project_id", self.params["project_id"])
+        check_cluster_name("cluster_name", self.params["cluster_name"])
+        for name in ("request_timeout", "max_retries"):
+            if self.params[name] is not None and self.params[name] < 0:
+                raise InvalidInputError(f"{name} must not be negative")
+        if not self.params["request_timeout"]:
+            raise InvalidInputError("request_timeout must be greater than 0")
+        if self.params.get("wait_timeout") is not None and self.params["wait_timeout"] < 0:
+            raise InvalidInputError("wait_timeout must not be negative")
+
+    # --- the way to Atlas ---------------------------------------------------------------------
 
     def client(self) -> AtlasClient:
         if not HAS_REQUESTS:
             self.fail(missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-        credentials = self._credentials()
-        try:
-            return AtlasClient(
-                self.params["base_url"], credentials, request_timeout=self.params["request_timeout"],
-                max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"],
-            )
-        except ValueError as error:
-            self.fail(str(error))
+        return AtlasClient(
+            self.params["base_url"], self._credentials(), request_timeout=self.params["request_timeout"],
+            max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"],
+        )
+
+    def backup(self, client: AtlasClient | None = None) -> ClusterBackup:
+        """The backup service of the cluster that the identity options name."""
+        return ClusterBackup(client or self.client(), self.params["project_id"], self.params["cluster_name"], self.params["cluster_type"])
+
+    def wait_for_job(self, backup: ClusterBackup, job: dict, *, in_check_mode: bool = False) -> dict:
+        """Wait for a restore job (with wait=true; in check mode only when asked), then fail unless it completed."""
+        if not self.params["wait"] or (self.check_mode and not in_check_mode):
+            return job
+        outcome = wait_for_job(backup, job, self.params["wait_timeout"])
+        self.result.update(restore_job=outcome.job, waited_seconds=outcome.waited_seconds)
+        if "restore_jobs" in self.result:
+            self.result["restore_jobs"] = [outcome.job]
+        failure = outcome.failure()
+        if failure:
+            self.fail(failure)
+        return outcome.job
 
     def _credentials(self):
         params = self.params
         service_account_given = any(params[name] for name, dummy in _SERVICE_ACCOUNT_ENV)
         api_key_given = any(params[name] for name, dummy in _API_KEY_ENV)
         if service_account_given and api_key_given:
-            self.fail("give either client_id and client_secret (service account) or public_key and private_key (API key), not both")
+            raise InvalidInputError("give either client_id and client_secret (service account) or public_key and private_key (API key), "
+                                    "not both")
         if service_account_given:
             return ServiceAccount(*self._complete_pair(_SERVICE_ACCOUNT_ENV))
         if api_key_given:
@@ -127,7 +158,7 @@ class AtlasModule:
         api_key = _pair_from_env(_API_KEY_ENV)
         for pair in (service_account, api_key):
             if pair:
-                self.module.no_log_values.add(pair[1])
+                self._module.no_log_values.add(pair[1])
         if service_account and api_key:
             self.warn("both a service account (MONGODB_ATLAS_CLIENT_ID, MONGODB_ATLAS_CLIENT_SECRET) and an API key are set in the "
                       "environment: using the service account")
@@ -135,12 +166,11 @@ class AtlasModule:
             return ServiceAccount(*service_account)
         if api_key:
             return ApiKey(*api_key)
-        self.fail(
+        raise InvalidInputError(
             "no Atlas credentials: set client_id and client_secret (environment MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET) "
             "for a service account, or public_key and private_key (environment MONGODB_ATLAS_PUBLIC_API_KEY or MONGODB_ATLAS_PUBLIC_KEY, "
             "and MONGODB_ATLAS_PRIVATE_API_KEY or MONGODB_ATLAS_PRIVATE_KEY) for an API key"
         )
-        return None
 
     def _complete_pair(self, names_and_env) -> tuple:
         """The task's pair, a half it left out taken from the environment."""
@@ -149,9 +179,9 @@ class AtlasModule:
             value = self.params[name] or _first_env(env_names)
             if not value:
                 other = [other_name for other_name, dummy in names_and_env if other_name != name][0]
-                self.fail(f"{other} is set but {name} is not: give {name} in the task or set {' or '.join(env_names)}")
+                raise InvalidInputError(f"{other} is set but {name} is not: give {name} in the task or set {' or '.join(env_names)}")
             values.append(value)
-        self.module.no_log_values.add(values[1])
+        self._module.no_log_values.add(values[1])
         return tuple(values)
 
 

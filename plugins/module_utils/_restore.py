@@ -1,229 +1,168 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Restore requests: their checks, the body each cluster type gets, matching existing jobs, waiting.
+"""Restores of one cluster: re-use a matching job or start one (recovering lost answers), adopt, cancel.
+
+What restore_job does, without Ansible: the results go into a plain dict of return values, warnings to a
+callback, so that every path can be unit-tested with a fake ClusterBackup.
 
 PRIVATE to this collection: may change at any time.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
-from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import endpoint
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
-from ansible_collections.atlasops.backup.plugins.module_utils._timeparse import ATLAS_EPOCH_MIN, iso_utc
-from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_cluster_name, check_hex24
-from ansible_collections.atlasops.backup.plugins.module_utils._views import (
-    TERMINAL_JOB_STATUSES, UNSUCCESSFUL_JOB_STATUSES, job_view, parse_atlas_time,
-)
-from ansible_collections.atlasops.backup.plugins.module_utils._waiter import wait_for
-
-_CLOUD_DELIVERY = {"automated": "automated", "download": "download", "point_in_time": "pointInTime"}
-# Legacy backup takes a point in time only within the last 24 hours.
-LEGACY_PIT_WINDOW = 24 * 3600
+from ansible_collections.atlasops.backup.plugins.module_utils._restore_request import RestoreRequest
+from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_point_in_time
+from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES, diff_fields, newest_jobs_first
 
 
-@dataclass(frozen=True)
-class RestoreRequest:
-    cluster_type: str
-    project_id: str
-    cluster_name: str
-    delivery_type: str
-    snapshot_id: str | None = None
-    point_in_time: int | None = None  # epoch seconds, already parsed
-    oplog_ts: int | None = None
-    oplog_inc: int | None = None
-    target_cluster_name: str | None = None
-    target_project_id: str | None = None
-
-    def check(self, now: float | None = None) -> None:
-        """Refuse, before any request, what the cluster type's API would refuse."""
-        current = time.time() if now is None else now
-        kind, family = self.delivery_type, self.cluster_type
-        check_hex24("snapshot_id", self.snapshot_id)
-        check_hex24("target_project_id", self.target_project_id)
-        check_cluster_name("target_cluster_name", self.target_cluster_name)
-        if family == "flex" and kind != "automated":
-            raise InvalidInputError(f"flex clusters support only automated restores, not delivery_type {kind}")
-        if (self.oplog_ts is None) != (self.oplog_inc is None):
-            raise InvalidInputError("oplog_ts and oplog_inc go together: give both or neither")
-        has_pit = self.point_in_time is not None or self.oplog_ts is not None
-        if kind == "point_in_time":
-            if self.snapshot_id:
-                raise InvalidInputError("a point_in_time restore takes no snapshot_id: give point_in_time, or oplog_ts and oplog_inc")
-            if self.point_in_time is not None and self.oplog_ts is not None:
-                raise InvalidInputError("give point_in_time or oplog_ts and oplog_inc, not both")
-            if not has_pit:
-                raise InvalidInputError("delivery_type point_in_time needs point_in_time, or oplog_ts and oplog_inc")
-        else:
-            if not self.snapshot_id:
-                raise InvalidInputError(f"delivery_type {kind} needs snapshot_id")
-            if has_pit:
-                raise InvalidInputError(f"point_in_time, oplog_ts and oplog_inc apply only to delivery_type point_in_time, not {kind}")
-        if self.oplog_ts is not None:
-            if not ATLAS_EPOCH_MIN <= self.oplog_ts <= current:
-                raise InvalidInputError("oplog_ts must be epoch seconds between 2008-01-01 and now")
-            if self.oplog_inc < 1:
-                raise InvalidInputError("oplog_inc must be 1 or more")
-        if kind == "download":
-            if self.target_cluster_name:
-                raise InvalidInputError("a download restore has no target: leave target_cluster_name out")
-            if self.target_project_id and self.target_project_id != self.project_id:
-                raise InvalidInputError("a download restore has no target: leave target_project_id out")
-        elif not self.target_cluster_name:
-            raise InvalidInputError(f"delivery_type {kind} needs target_cluster_name")
-        if family == "legacy" and self.point_in_time is not None and current - self.point_in_time > LEGACY_PIT_WINDOW:
-            raise InvalidInputError("legacy backup restores a point_in_time only within the last 24 hours")
-
-    @property
-    def target_project(self) -> str:
-        return self.target_project_id or self.project_id
-
-    def body(self) -> dict:
-        """The request body of the create operation of this cluster type."""
-        if self.cluster_type == "flex":
-            return {"snapshotId": self.snapshot_id, "targetDeploymentItemName": self.target_cluster_name,
-                    "targetProjectId": self.target_project}
-        if self.cluster_type == "legacy":
-            return self._legacy_body()
-        body = {"deliveryType": _CLOUD_DELIVERY[self.delivery_type]}
-        if self.snapshot_id:
-            body["snapshotId"] = self.snapshot_id
-        if self.point_in_time is not None:
-            body["pointInTimeUTCSeconds"] = self.point_in_time
-        if self.oplog_ts is not None:
-            body.update(oplogTs=self.oplog_ts, oplogInc=self.oplog_inc)
-        if self.delivery_type != "download":
-            body.update(targetClusterName=self.target_cluster_name, targetGroupId=self.target_project)
-        elif self.cluster_type == "serverless":
-            # The serverless API requires a target even for downloads: the source itself.
-            body.update(targetClusterName=self.cluster_name, targetGroupId=self.project_id)
-        return body
-
-    def _legacy_body(self) -> dict:
-        if self.delivery_type == "download":
-            return {"snapshotId": self.snapshot_id, "delivery": {"methodName": "HTTP"}}
-        body = {"delivery": {"methodName": "AUTOMATED_RESTORE", "targetClusterName": self.target_cluster_name,
-                             "targetGroupId": self.target_project}}
-        if self.snapshot_id:
-            body["snapshotId"] = self.snapshot_id
-        if self.point_in_time is not None:
-            body["pointInTimeUTCMillis"] = self.point_in_time * 1000
-        if self.oplog_ts is not None:
-            body.update(oplogTs=iso_utc(self.oplog_ts), oplogInc=self.oplog_inc)
-        return body
-
-    @property
-    def echoed_delivery_type(self) -> str:
-        # Legacy answers show point-in-time restores as automated ones.
-        if self.cluster_type == "legacy" and self.delivery_type == "point_in_time":
-            return "automated"
-        return self.delivery_type
-
-    @property
-    def matchable(self) -> bool:
-        """Whether Atlas echoes enough to recognise this request in its jobs (legacy oplog restores: no)."""
-        return not (self.cluster_type == "legacy" and self.oplog_ts is not None)
-
-    def desired(self, status: str | None = None) -> dict:
-        """The job this request makes, in the shape of diff_view."""
-        body = self.body()
-        if self.delivery_type == "download" and self.cluster_type != "serverless":
-            target_cluster, target_project = None, None
-        elif self.delivery_type == "download":
-            target_cluster, target_project = self.cluster_name, self.project_id
-        else:
-            target_cluster, target_project = self.target_cluster_name, self.target_project
-        return {
-            "delivery_type": self.echoed_delivery_type,
-            "snapshot_id": self.snapshot_id,
-            "point_in_time_utc_seconds": self.point_in_time,
-            "oplog_ts": self.oplog_ts if "oplogTs" in body else None,
-            "oplog_inc": self.oplog_inc,
-            "target_cluster_name": target_cluster,
-            "target_project_id": target_project,
-            "status": status or ("pending" if self.cluster_type == "flex" else "in_progress"),
-        }
-
-    def matches(self, view: dict, *, any_status: bool = False) -> bool:
-        """Whether a job (job_view) is the restore this request asks for."""
-        if not any_status and view["status"] in UNSUCCESSFUL_JOB_STATUSES:
-            return False
-        have, want = diff_view(view, self.cluster_type), self.desired()
-        keys = ["delivery_type"]
-        if self.delivery_type != "point_in_time":
-            keys.append("snapshot_id")
-        elif self.point_in_time is not None:
-            keys.append("point_in_time_utc_seconds")
-            if have["snapshot_id"]:
-                return False
-        else:
-            keys += ["oplog_ts", "oplog_inc"]
-        if self.delivery_type != "download":
-            keys += ["target_cluster_name", "target_project_id"]
-        return all(have[key] == want[key] for key in keys)
+def restore_request(params: dict) -> RestoreRequest:
+    """The restore that the module options ask for, checked before any request."""
+    point_in_time = None
+    if params["point_in_time"] is not None:
+        point_in_time = parse_point_in_time("point_in_time", params["point_in_time"])
+    request = RestoreRequest(
+        cluster_type=params["cluster_type"], project_id=params["project_id"], cluster_name=params["cluster_name"],
+        delivery_type=params["delivery_type"], snapshot_id=params["snapshot_id"], point_in_time=point_in_time,
+        oplog_ts=params["oplog_ts"], oplog_inc=params["oplog_inc"], target_cluster_name=params["target_cluster_name"],
+        target_project_id=params["target_project_id"],
+    )
+    request.check()
+    return request
 
 
-def diff_view(view: dict, cluster_type: str) -> dict:
-    """A job (job_view) in the one shape that diffs and matching use, whatever its cluster type."""
-    delivery = view.get("delivery") or {}
-    point_in_time = view.get("point_in_time_utc_seconds")
-    if cluster_type == "legacy" and not view.get("snapshot_id"):
-        # A legacy point-in-time job echoes its time only as the BSON timestamp of the restore.
-        moment = parse_atlas_time((view.get("timestamp") or {}).get("date"))
-        point_in_time = int(moment) if moment is not None else None
-    return {
-        "delivery_type": view.get("delivery_type"),
-        "snapshot_id": view.get("snapshot_id"),
-        "point_in_time_utc_seconds": point_in_time,
-        "oplog_ts": view.get("oplog_ts"),
-        "oplog_inc": view.get("oplog_inc"),
-        "target_cluster_name": view.get("target_cluster_name") or view.get("target_deployment_item_name") or delivery.get("target_cluster_name"),
-        "target_project_id": view.get("target_group_id") or view.get("target_project_id") or delivery.get("target_group_id"),
-        "status": view.get("status"),
-    }
+class Restorer:
+    """Restore jobs of one ClusterBackup, with the results in `result` (restore_job, reused, changed, request, diff)."""
 
+    def __init__(self, backup, result: dict, *, check_mode: bool, diff: bool, warn, pause, max_retries: int, request_timeout: float):
+        self.backup = backup
+        self.result = result
+        self.result.update(changed=False, reused=False, restore_job=None)
+        self.check_mode = check_mode
+        self.warn = warn
+        self.pause = pause  # pause(retries, at_least): the client's backoff between two tries
+        self.max_retries = max_retries
+        self.request_timeout = request_timeout
+        self.diff = diff
 
-@dataclass
-class JobWait:
-    job: dict
-    finished: bool
-    waited_seconds: float
-    last_error: AtlasError | None = None
-    timeout: float = 0
+    # --- state=present ----------------------------------------------------------------------
 
-    def failure(self) -> str | None:
-        """Why the wait counts as a failure, or None when the job completed."""
-        job_id = self.job.get("id")
-        if not self.finished:
-            message = (f"restore job {job_id} did not finish within wait_timeout ({self.timeout:g} s); "
-                       f"last seen status: {self.job.get('status')}")
-            if self.last_error is not None:
-                message += f"; the last poll failed: {self.last_error}"
-            return message
-        if self.job["status"] in UNSUCCESSFUL_JOB_STATUSES:
-            return f"restore job {job_id} ended {self.job['status']}"
+    def ensure(self, request: RestoreRequest, *, force: bool = False) -> dict | None:
+        """The job doing this restore: a matching one, else a new one (None in check mode). Returns it."""
+        body = request.body()
+        self.result["request"] = body
+        jobs = self.jobs()
+        match = None
+        if not request.matchable:
+            self.warn("Atlas does not echo the oplog_ts of legacy point-in-time restores, so an existing job for this "
+                      "restore cannot be recognised: a new job is started on every run")
+        elif not force:
+            match = next((job for job in jobs if request.matches(job)), None)
+        if match is not None:
+            self.result.update(reused=True, restore_job=match)
+            self.set_diff(diff_fields(match), diff_fields(match))
+            return match
+        self.set_diff({}, request.desired())
+        self.result["changed"] = True
+        if self.check_mode:
+            return None
+        job = self.create(request, body, jobs)
+        self.result["restore_job"] = job
+        self.set_diff({}, diff_fields(job))
+        return job
+
+    def create(self, request: RestoreRequest, body: dict, jobs_before: list) -> dict:
+        """POST the restore once; after a lost answer, look for the job it made before sending again."""
+        known = {job["id"] for job in jobs_before if request.matches(job, any_status=True)}
+        attempts = 0
+        while True:
+            try:
+                job = self.backup.create_restore_job(body)[0]
+            except AtlasError as error:
+                if error.status != 409 and not error.ambiguous:
+                    raise
+                attempts += 1
+                if error.status != 409:
+                    # Give a request that is slow rather than lost the time to land before looking for its job:
+                    # one that timed out may still be in flight for about as long again.
+                    at_least = max(error.retry_after or 0, self.request_timeout) if error.timed_out else error.retry_after
+                    self.pause(attempts - 1, at_least)
+                # A lost answer, or a 409 for a target being restored: either may be this very restore, started by
+                # a request whose answer was lost (or by the same runbook running alongside). Look before failing.
+                jobs = self.jobs()
+                made = new_matching(jobs, known, request)
+                if made:
+                    what = "Atlas answered 409" if error.status == 409 else "the answer to the create request was lost"
+                    self.warn(f"{what} ({error}); found the matching job that this restore request started: {made[0]['id']}")
+                    if len(made) > 1:
+                        # Several lost requests were each carried out: never restore twice without a word.
+                        self.warn(f"lost create requests made {len(made)} restore jobs: {', '.join(job['id'] for job in made)}")
+                    return made[0]
+                if error.status == 409:
+                    raise AtlasError(conflict_message(request, error, jobs), status=error.status, error_code=error.error_code,
+                                     detail=error.detail, reason=error.reason, operation=error.operation) from None
+                if attempts > self.max_retries:
+                    raise
+                continue
+            if attempts:
+                # A lost request may still have been carried out after all: say so rather than hide a second job.
+                others = [other["id"] for other in new_matching(self.jobs(), known, request) if other["id"] != job["id"]]
+                if others:
+                    self.warn(f"a create request whose answer was lost made restore job {', '.join(others)} as well as {job['id']}")
+            return job
+
+    def adopt(self, job_id: str) -> dict:
+        job = self.backup.restore_job(job_id)
+        self.result.update(reused=True, restore_job=job)
+        self.set_diff(diff_fields(job), diff_fields(job))
+        return job
+
+    # --- state=absent -----------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> None:
+        job = self.backup.restore_job(job_id)
+        self.result["restore_job"] = job
+        if job["status"] in TERMINAL_JOB_STATUSES:
+            return
+        reason = self.not_cancellable(job)
+        if reason:
+            raise ValueError(f"restore job {job['id']} is {job['status']} and cannot be cancelled: {reason}")
+        before = diff_fields(job)
+        self.set_diff(before, dict(before, status="cancelled"))
+        if not self.check_mode:
+            self.backup.cancel_restore_job(job["id"])
+            self.result["restore_job"] = self.backup.restore_job(job["id"])
+        self.result["changed"] = True
+
+    def not_cancellable(self, job: dict) -> str | None:
+        if self.backup.cluster_type != "dedicated":
+            return f"Atlas has no cancel operation for {self.backup.cluster_type} restore jobs"
+        if job["delivery_type"] != "download":
+            return f"Atlas cancels only download jobs, and this one is {job['delivery_type']}"
         return None
 
+    # --- helpers ----------------------------------------------------------------------------
 
-def wait_for_job(client, cluster_type: str, path_params: dict, job: dict, timeout: float, *, clock=time.monotonic,
-                 sleep=time.sleep) -> JobWait:
-    """Poll one restore job (a job_view) until it is terminal or timeout seconds have passed."""
-    get_job = endpoint(cluster_type, "get_restore_job")
-    params = dict(path_params, job_id=job["id"])
+    def set_diff(self, before: dict, after: dict) -> None:
+        if self.diff:
+            self.result["diff"] = dict(before=before, after=after)
 
-    def fetch(deadline):
-        return job_view(client.call(get_job, params, deadline=deadline, context=cluster_type), cluster_type)
-
-    outcome = wait_for(fetch, lambda view: view["status"] in TERMINAL_JOB_STATUSES, timeout, clock=clock, sleep=sleep, initial=job,
-                       age=job_age(job))
-    return JobWait(outcome.value, outcome.done, round(outcome.elapsed, 3), outcome.last_error, timeout)
+    def jobs(self) -> list:
+        """Every job of the source cluster, newest first (matching must see every page: Atlas's order is not to be relied on)."""
+        return newest_jobs_first(self.backup.restore_jobs())
 
 
-def job_age(job: dict, now: float | None = None) -> float:
-    """Seconds since the job was created (from its ObjectId), 0 when unknown."""
-    created = parse_atlas_time(job.get("created_at"))
-    if created is None:
-        return 0.0
-    return max(0.0, (time.time() if now is None else now) - created)
+def new_matching(jobs: list, known: set, request: RestoreRequest) -> list:
+    """Jobs for this restore that were not there before the create request."""
+    return [job for job in jobs if job["id"] not in known and request.matches(job, any_status=True)]
+
+
+def conflict_message(request: RestoreRequest, error: AtlasError, jobs: list) -> str:
+    target = request.desired()["target_cluster_name"]
+    in_the_way = [job for job in jobs if job["status"] not in TERMINAL_JOB_STATUSES and job["target_cluster_name"] == target]
+    if in_the_way:
+        job = in_the_way[0]
+        return (f"target cluster {target} is already being restored by job {job['id']} "
+                f"({job['delivery_type']}, {job['status']}, created {job['created_at']}): wait for it with "
+                f"atlasops.backup.restore_job_info job_id={job['id']} wait=true, or choose another target")
+    return f"Atlas refused the restore with HTTP 409: {error.detail or error.error_code}"

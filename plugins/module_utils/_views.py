@@ -1,6 +1,11 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Atlas jobs and snapshots as the modules return them: snake_case keys plus normalized status.
+"""Atlas jobs and snapshots as the modules return them: snake_case keys plus normalized fields.
+
+Every cluster type's job answers in one view: Atlas's own keys in snake_case, plus `status`,
+`delivery_type`, `created_at` and the target and point in time under one name each
+(`target_cluster_name`, `target_project_id`, `point_in_time_utc_seconds`), which matching, diffs and
+filters read.
 
 PRIVATE to this collection: may change at any time.
 """
@@ -8,12 +13,16 @@ PRIVATE to this collection: may change at any time.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+
+from ansible_collections.atlasops.backup.plugins.module_utils._time import id_time, parse_atlas_time
 
 JOB_STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled", "expired")
 TERMINAL_JOB_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
 UNSUCCESSFUL_JOB_STATUSES = frozenset({"failed", "cancelled", "expired"})
 DELIVERY_TYPES = ("automated", "download", "point_in_time")
+# The keys of a job that say which restore it is (and its status): the one shape of diffs.
+DIFF_KEYS = ("delivery_type", "snapshot_id", "point_in_time_utc_seconds", "oplog_ts", "oplog_inc", "target_cluster_name",
+             "target_project_id", "status")
 
 _FLEX_JOB_STATUS = {"PENDING": "pending", "QUEUED": "pending", "RUNNING": "in_progress",
                     "COMPLETED": "completed", "CLOSED": "completed", "FAILED": "failed"}
@@ -78,23 +87,38 @@ def job_view(raw: dict, cluster_type: str) -> dict:
     view["status"] = job_status(raw, cluster_type)
     view["delivery_type"] = job_delivery_type(raw, cluster_type)
     view["created_at"] = id_time(raw.get("id"))
+    view.update(_target_and_time(view, cluster_type))
     return view
 
 
-def newest_jobs_first(views: list) -> list:
+def _target_and_time(view: dict, cluster_type: str) -> dict:
+    """Where a job restores to, and its point in time, under one name whatever the cluster type."""
+    delivery = view.get("delivery") if isinstance(view.get("delivery"), dict) else {}
+    point_in_time = view.get("point_in_time_utc_seconds")
+    if cluster_type == "legacy" and not view.get("snapshot_id"):
+        # A legacy point-in-time job echoes its time only as the BSON timestamp of the restore.
+        timestamp = view.get("timestamp") if isinstance(view.get("timestamp"), dict) else {}
+        moment = parse_atlas_time(timestamp.get("date"))
+        point_in_time = int(moment) if moment is not None else None
+    normalized = {
+        "target_cluster_name": view.get("target_cluster_name") or view.get("target_deployment_item_name")
+        or delivery.get("target_cluster_name"),
+        "target_project_id": view.get("target_group_id") or view.get("target_project_id") or delivery.get("target_group_id"),
+        "point_in_time_utc_seconds": point_in_time,
+    }
+    if cluster_type == "flex" and "finished_at" not in view:
+        normalized["finished_at"] = view.get("restore_finished_date")
+    return normalized
+
+
+def diff_fields(view: dict) -> dict:
+    """A job view cut to the one shape that diffs show."""
+    return {key: view.get(key) for key in DIFF_KEYS}
+
+
+def newest_jobs_first(views) -> list:
     # Cloud Backup jobs carry no creation time; their ObjectId does, in its leading hex digits.
     return sorted(views, key=lambda view: str(view.get("id") or ""), reverse=True)
-
-
-def id_time(object_id) -> str | None:
-    """The creation time inside an ObjectId, as ISO 8601 UTC."""
-    if not isinstance(object_id, str) or len(object_id) != 24:
-        return None
-    try:
-        seconds = int(object_id[:8], 16)
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- snapshots ------------------------------------------------------------------------------
@@ -105,13 +129,19 @@ def snapshot_status(raw: dict, cluster_type: str) -> str:
     return _SNAPSHOT_STATUS.get(raw.get("status"), "in_progress")
 
 
+def snapshot_taken_at(raw: dict, cluster_type: str):
+    """When the snapshot was taken, as Atlas writes it (None when Atlas does not say, as while it is queued)."""
+    if cluster_type == "flex":
+        return raw.get("startTime")
+    if cluster_type == "legacy":
+        created = raw.get("created")
+        return created.get("date") if isinstance(created, dict) else None
+    return raw.get("createdAt")
+
+
 def snapshot_time(raw: dict, cluster_type: str) -> float | None:
     """Epoch seconds at which the snapshot was taken, or None when Atlas does not say."""
-    if cluster_type == "flex":
-        return parse_atlas_time(raw.get("startTime"))
-    if cluster_type == "legacy":
-        return parse_atlas_time((raw.get("created") or {}).get("date"))
-    return parse_atlas_time(raw.get("createdAt"))
+    return parse_atlas_time(snapshot_taken_at(raw, cluster_type))
 
 
 def snapshot_view(raw: dict, cluster_type: str) -> dict:
@@ -121,22 +151,5 @@ def snapshot_view(raw: dict, cluster_type: str) -> dict:
     view["status"] = snapshot_status(raw, cluster_type)
     if "snapshotType" in raw:
         view["snapshot_type"] = _SNAPSHOT_TYPES.get(raw["snapshotType"], raw["snapshotType"])
+    view["taken_at"] = snapshot_taken_at(raw, cluster_type)
     return view
-
-
-def parse_atlas_time(value) -> float | None:
-    """Atlas dates are ISO 8601 UTC strings such as 2026-11-20T08:15:00Z (fractions optional)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # Python before 3.11 accepts only 3 or 6 fraction digits.
-    text = re.sub(r"\.(\d+)", lambda match: "." + (match.group(1) + "000000")[:6], text, count=1)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()

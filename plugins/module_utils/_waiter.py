@@ -1,6 +1,6 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Waiting for a restore job: a clock, a poll interval that grows with the job's age, and a predicate.
+"""Waiting: a clock, a poll interval that grows with the age of what is awaited, and a predicate.
 
 PRIVATE to this collection: may change at any time.
 """
@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
+from ansible_collections.atlasops.backup.plugins.module_utils._time import age_seconds
+from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES, UNSUCCESSFUL_JOB_STATUSES
 
 # The next poll comes after a tenth of the job's age, at least 2 s and at most 60 s later: a job that
 # ends is noticed within 10 % of the time it ran (2 s for short jobs, at most a minute for long ones),
@@ -74,3 +76,40 @@ def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time
         if retry_after is not None:
             pause = max(pause, retry_after)
         sleep(min(pause, deadline - now))
+
+
+# --- restore jobs ---------------------------------------------------------------------------
+
+@dataclass
+class JobWait:
+    job: dict
+    finished: bool
+    waited_seconds: float
+    last_error: AtlasError | None = None
+    timeout: float = 0
+
+    def failure(self) -> str | None:
+        """Why the wait counts as a failure, or None when the job completed."""
+        job_id = self.job.get("id")
+        if not self.finished:
+            message = (f"restore job {job_id} did not finish within wait_timeout ({self.timeout:g} s); "
+                       f"last seen status: {self.job.get('status')}")
+            if self.last_error is not None:
+                message += f"; the last poll failed: {self.last_error}"
+            return message
+        if self.job["status"] in UNSUCCESSFUL_JOB_STATUSES:
+            return f"restore job {job_id} ended {self.job['status']}"
+        return None
+
+
+def wait_for_job(backup, job: dict, timeout: float, *, clock=time.monotonic, sleep=time.sleep) -> JobWait:
+    """Poll one restore job (a job view) of a ClusterBackup until it is terminal or timeout seconds have passed."""
+    outcome = wait_for(lambda deadline: backup.restore_job(job["id"], deadline=deadline),
+                       lambda view: view["status"] in TERMINAL_JOB_STATUSES, timeout, clock=clock, sleep=sleep, initial=job,
+                       age=job_age(job))
+    return JobWait(outcome.value, outcome.done, round(outcome.elapsed, 3), outcome.last_error, timeout)
+
+
+def job_age(job: dict, now: float | None = None) -> float:
+    """Seconds since the job was created (from its ObjectId), 0 when unknown."""
+    return age_seconds(job.get("created_at"), now)

@@ -24,19 +24,16 @@ extends_documentation_fragment:
   - atlasops.backup.atlas.wait
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Sends no create and no cancel request, and does not wait (O(wait) is ignored, with a warning).
       - Returns RV(request), the body that would be sent, and RV(reused).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Both sides have the keys C(delivery_type), C(snapshot_id), C(point_in_time_utc_seconds), C(oplog_ts), C(oplog_inc),
         C(target_cluster_name), C(target_project_id) and C(status). C(before) is the matching job, or empty.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details:
       - Except with O(force=true), and for legacy point-in-time restores given as O(oplog_ts), which Atlas does not echo back
@@ -200,207 +197,10 @@ waited_seconds:
   sample: 1834.2
 """
 
-from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import endpoint
-from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._module import WAIT_ARGSPEC, AtlasModule, argument_spec
-from ansible_collections.atlasops.backup.plugins.module_utils._restore import RestoreRequest, diff_view, wait_for_job
-from ansible_collections.atlasops.backup.plugins.module_utils._timeparse import parse_point_in_time
+from ansible_collections.atlasops.backup.plugins.module_utils._restore import Restorer, restore_request
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import check_hex24
-from ansible_collections.atlasops.backup.plugins.module_utils._views import (
-    DELIVERY_TYPES, TERMINAL_JOB_STATUSES, job_view, newest_jobs_first,
-)
-
-
-class RestoreJobModule:
-    def __init__(self, atlas: AtlasModule):
-        self.atlas = atlas
-        self.params = atlas.params
-        self.cluster_type = self.params["cluster_type"]
-        self.path_params = dict(project_id=self.params["project_id"], cluster_name=self.params["cluster_name"])
-        self.request: RestoreRequest | None = None
-        self.client = None
-        self.result = dict(changed=False, reused=False, restore_job=None)
-
-    # --- entry ------------------------------------------------------------------------------
-
-    def run(self) -> None:
-        self.atlas.check_inputs([self.check_options])
-        if self.atlas.check_mode and self.params["wait"]:
-            self.atlas.warn("check mode does not wait for restore jobs: wait is ignored")
-        self.client = self.atlas.client()
-        try:
-            if self.params["state"] == "absent":
-                self.cancel()
-            elif self.params["job_id"]:
-                self.adopt()
-            else:
-                self.ensure_present()
-        except AtlasError as error:
-            self.atlas.fail_error(error, **self.result)
-        self.atlas.module.exit_json(**self.result)
-
-    def check_options(self) -> None:
-        params = self.params
-        check_hex24("job_id", params["job_id"])
-        if params["state"] == "absent" or params["job_id"]:
-            return  # adopting or cancelling a job needs only its identity
-        point_in_time = None
-        if params["point_in_time"] is not None:
-            point_in_time = parse_point_in_time("point_in_time", params["point_in_time"])
-        self.request = RestoreRequest(
-            cluster_type=self.cluster_type, project_id=params["project_id"], cluster_name=params["cluster_name"],
-            delivery_type=params["delivery_type"], snapshot_id=params["snapshot_id"], point_in_time=point_in_time,
-            oplog_ts=params["oplog_ts"], oplog_inc=params["oplog_inc"], target_cluster_name=params["target_cluster_name"],
-            target_project_id=params["target_project_id"],
-        )
-        self.request.check()
-
-    # --- state=present ----------------------------------------------------------------------
-
-    def ensure_present(self) -> None:
-        request = self.request
-        body = request.body()
-        self.result["request"] = body
-        jobs = self.list_jobs()
-        match = None
-        if not request.matchable:
-            self.atlas.warn("Atlas does not echo the oplog_ts of legacy point-in-time restores, so an existing job for this "
-                            "restore cannot be recognised: a new job is started on every run")
-        elif not self.params["force"]:
-            match = next((job for job in jobs if request.matches(job)), None)
-        if match is not None:
-            self.result.update(reused=True, restore_job=match)
-            self.set_diff(diff_view(match, self.cluster_type), diff_view(match, self.cluster_type))
-            self.wait_if_asked(match)
-            return
-        self.set_diff({}, request.desired())
-        self.result["changed"] = True
-        if self.atlas.check_mode:
-            return
-        job = self.create(body, jobs)
-        self.result["restore_job"] = job
-        self.set_diff({}, diff_view(job, self.cluster_type))
-        self.wait_if_asked(job)
-
-    def create(self, body: dict, jobs_before: list) -> dict:
-        """POST the restore once; after a lost answer, look for the job it made before sending again."""
-        known = {job["id"] for job in jobs_before if self.request.matches(job, any_status=True)}
-        attempts = 0
-        while True:
-            try:
-                answer = self.client.call(endpoint(self.cluster_type, "create_restore_job"), self.path_params, body=body,
-                                          context=self.cluster_type)
-            except AtlasError as error:
-                if error.status != 409 and not error.ambiguous:
-                    raise
-                attempts += 1
-                if error.status != 409:
-                    # Give a request that is slow rather than lost the time to land before looking for its job:
-                    # one that timed out may still be in flight for about as long again.
-                    at_least = max(error.retry_after or 0, self.params["request_timeout"]) if error.timed_out else error.retry_after
-                    self.client.pause_before_retry(attempts - 1, at_least)
-                # A lost answer, or a 409 for a target being restored: either may be this very restore, started by
-                # a request whose answer was lost (or by the same runbook running alongside). Look before failing.
-                jobs = self.list_jobs()
-                made = new_matching(jobs, known, self.request)
-                if made:
-                    what = "Atlas answered 409" if error.status == 409 else "the answer to the create request was lost"
-                    self.atlas.warn(f"{what} ({error}); found the matching job that this restore request started: {made[0]['id']}")
-                    if len(made) > 1:
-                        # Several lost requests were each carried out: never restore twice without a word.
-                        self.atlas.warn(f"lost create requests made {len(made)} restore jobs: {', '.join(job['id'] for job in made)}")
-                    return made[0]
-                if error.status == 409:
-                    self.atlas.fail(self.conflict_message(error, jobs), error=error.as_dict(), **self.result)
-                if attempts > self.params["max_retries"]:
-                    raise
-                continue
-            if self.cluster_type == "legacy":
-                # Legacy create answers with a list: a sharded cluster's restore is a batch of jobs.
-                results = (answer.get("results") or []) if isinstance(answer, dict) else []
-                answer = results[0] if results else {}
-            job = job_view(answer, self.cluster_type)
-            if attempts:
-                # A lost request may still have been carried out after all: say so rather than hide a second job.
-                others = [other["id"] for other in new_matching(self.list_jobs(), known, self.request) if other["id"] != job["id"]]
-                if others:
-                    self.atlas.warn(f"a create request whose answer was lost made restore job {', '.join(others)} as well as {job['id']}")
-            return job
-
-    def conflict_message(self, error: AtlasError, jobs: list) -> str:
-        target = self.request.desired()
-        in_the_way = [
-            job for job in jobs
-            if job["status"] not in TERMINAL_JOB_STATUSES
-            and diff_view(job, self.cluster_type)["target_cluster_name"] == target["target_cluster_name"]
-        ]
-        if in_the_way:
-            job = in_the_way[0]
-            return (f"target cluster {target['target_cluster_name']} is already being restored by job {job['id']} "
-                    f"({job['delivery_type']}, {job['status']}, created {job['created_at']}): wait for it with "
-                    f"atlasops.backup.restore_job_info job_id={job['id']} wait=true, or choose another target")
-        return f"Atlas refused the restore with HTTP 409: {error.detail or error.error_code}"
-
-    def adopt(self) -> None:
-        job = self.get_job()
-        self.result.update(reused=True, restore_job=job)
-        self.set_diff(diff_view(job, self.cluster_type), diff_view(job, self.cluster_type))
-        self.wait_if_asked(job)
-
-    def wait_if_asked(self, job: dict) -> None:
-        if not self.params["wait"] or self.atlas.check_mode:
-            return
-        outcome = wait_for_job(self.client, self.cluster_type, self.path_params, job, self.params["wait_timeout"])
-        self.result.update(restore_job=outcome.job, waited_seconds=outcome.waited_seconds)
-        failure = outcome.failure()
-        if failure:
-            self.atlas.fail(failure, **self.result)
-
-    # --- state=absent -----------------------------------------------------------------------
-
-    def cancel(self) -> None:
-        job = self.get_job()
-        self.result["restore_job"] = job
-        if job["status"] in TERMINAL_JOB_STATUSES:
-            return
-        reason = self.not_cancellable(job)
-        if reason:
-            self.atlas.fail(f"restore job {job['id']} is {job['status']} and cannot be cancelled: {reason}", **self.result)
-        before = diff_view(job, self.cluster_type)
-        self.set_diff(before, dict(before, status="cancelled"))
-        if not self.atlas.check_mode:
-            self.client.call(endpoint(self.cluster_type, "cancel_restore_job"), dict(self.path_params, job_id=job["id"]),
-                             context=self.cluster_type)
-            self.result["restore_job"] = self.get_job()
-        self.result["changed"] = True
-
-    def not_cancellable(self, job: dict) -> str | None:
-        if self.cluster_type != "dedicated":
-            return f"Atlas has no cancel operation for {self.cluster_type} restore jobs"
-        if job["delivery_type"] != "download":
-            return f"Atlas cancels only download jobs, and this one is {job['delivery_type']}"
-        return None
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def list_jobs(self) -> list:
-        jobs = self.client.list_all(endpoint(self.cluster_type, "list_restore_jobs"), self.path_params, context=self.cluster_type,
-                                    keep=lambda raw: job_view(raw, self.cluster_type))
-        return newest_jobs_first(jobs)
-
-    def get_job(self) -> dict:
-        params = dict(self.path_params, job_id=self.params["job_id"])
-        return job_view(self.client.call(endpoint(self.cluster_type, "get_restore_job"), params, context=self.cluster_type),
-                        self.cluster_type)
-
-    def set_diff(self, before: dict, after: dict) -> None:
-        if self.atlas.module._diff:
-            self.result["diff"] = dict(before=before, after=after)
-
-
-def new_matching(jobs: list, known: set, request: RestoreRequest) -> list:
-    """Jobs for this restore that were not there before the create request."""
-    return [job for job in jobs if job["id"] not in known and request.matches(job, any_status=True)]
+from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES
 
 
 def main():
@@ -423,7 +223,29 @@ def main():
         required_together=[("oplog_ts", "oplog_inc")],
         mutually_exclusive=[("point_in_time", "oplog_ts")],
     )
-    RestoreJobModule(atlas).run()
+    params = atlas.params
+
+    def body():
+        atlas.check_connection_options()
+        check_hex24("job_id", params["job_id"])
+        # adopting or cancelling a job needs only its identity
+        request = restore_request(params) if params["state"] == "present" and not params["job_id"] else None
+        if atlas.check_mode and params["wait"]:
+            atlas.warn("check mode does not wait for restore jobs: wait is ignored")
+        backup = atlas.backup()
+        restorer = Restorer(backup, atlas.result, check_mode=atlas.check_mode, diff=atlas.diff_mode, warn=atlas.warn,
+                            pause=backup.client.pause_before_retry, max_retries=params["max_retries"],
+                            request_timeout=params["request_timeout"])
+        if params["state"] == "absent":
+            restorer.cancel(params["job_id"])
+        elif params["job_id"]:
+            job = restorer.adopt(params["job_id"])
+        else:
+            job = restorer.ensure(request, force=params["force"])
+        if params["state"] == "present" and job is not None:
+            atlas.wait_for_job(backup, job)
+
+    atlas.run(body)
 
 
 if __name__ == "__main__":

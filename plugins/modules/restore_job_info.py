@@ -143,12 +143,9 @@ waited_seconds:
   sample: 1834.2
 """
 
-from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import endpoint
-from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._module import WAIT_ARGSPEC, AtlasModule, argument_spec
-from ansible_collections.atlasops.backup.plugins.module_utils._restore import wait_for_job
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_cluster_name, check_hex24
-from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES, JOB_STATUSES, job_view, newest_jobs_first
+from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES, JOB_STATUSES, newest_jobs_first
 
 
 def main():
@@ -164,39 +161,25 @@ def main():
         supports_check_mode=True,
     )
     params = atlas.params
-    cluster_type = params["cluster_type"]
 
-    def check_options():
+    def body():
+        atlas.check_connection_options()
         check_hex24("job_id", params["job_id"])
         check_hex24("snapshot_id", params["snapshot_id"])
         check_cluster_name("target_cluster_name", params["target_cluster_name"])
         if params["wait"] and not params["job_id"]:
             raise InvalidInputError("wait needs job_id: name the restore job to wait for")
-
-    atlas.check_inputs([check_options])
-    client = atlas.client()
-    path_params = dict(project_id=params["project_id"], cluster_name=params["cluster_name"], job_id=params["job_id"])
-    try:
+        backup = atlas.backup()
         if params["job_id"]:
-            job = job_view(client.call(endpoint(cluster_type, "get_restore_job"), path_params, context=cluster_type), cluster_type)
+            job = backup.restore_job(params["job_id"])
+            atlas.result.update(restore_job=job, restore_jobs=[job])
+            # The module changes nothing, so it waits in check mode too.
             if params["wait"]:
-                outcome = wait_for_job(client, cluster_type, path_params, job, params["wait_timeout"])
-                failure = outcome.failure()
-                result = dict(changed=False, restore_job=outcome.job, restore_jobs=[outcome.job], waited_seconds=outcome.waited_seconds)
-                if failure:
-                    atlas.fail(failure, **result)
-                atlas.module.exit_json(**result)
-            atlas.module.exit_json(changed=False, restore_job=job, restore_jobs=[job])
-        jobs = client.list_all(endpoint(cluster_type, "list_restore_jobs"), path_params, context=cluster_type,
-                               keep=lambda raw: selected(job_view(raw, cluster_type), params))
-    except AtlasError as error:
-        atlas.fail_error(error)
-    atlas.module.exit_json(changed=False, restore_jobs=newest_jobs_first(jobs))
+                atlas.wait_for_job(backup, job, in_check_mode=True)
+            return
+        atlas.result["restore_jobs"] = newest_jobs_first(job for job in backup.restore_jobs() if passes(job, params))
 
-
-def selected(job: dict, params: dict) -> dict | None:
-    """The job if it passes the filters, else None."""
-    return job if passes(job, params) else None
+    atlas.run(body)
 
 
 def passes(job: dict, params: dict) -> bool:
@@ -206,13 +189,9 @@ def passes(job: dict, params: dict) -> bool:
         return False
     if params["snapshot_id"] and job.get("snapshot_id") != params["snapshot_id"]:
         return False
-    if params["target_cluster_name"] and target_cluster(job) != params["target_cluster_name"]:
+    if params["target_cluster_name"] and job["target_cluster_name"] != params["target_cluster_name"]:
         return False
     return True
-
-
-def target_cluster(job: dict) -> str | None:
-    return job.get("target_cluster_name") or job.get("target_deployment_item_name") or (job.get("delivery") or {}).get("target_cluster_name")
 
 
 if __name__ == "__main__":

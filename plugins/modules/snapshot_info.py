@@ -137,12 +137,8 @@ snapshot:
     created_at: "2026-11-20T06:00:00Z"
 """
 
-from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import endpoint
-from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._module import AtlasModule, argument_spec
-from ansible_collections.atlasops.backup.plugins.module_utils._timeparse import parse_point_in_time
-from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
-from ansible_collections.atlasops.backup.plugins.module_utils._views import snapshot_time, snapshot_view
+from ansible_collections.atlasops.backup.plugins.module_utils._snapshots import check_snapshot_options, select
 
 
 def main():
@@ -157,57 +153,23 @@ def main():
         supports_check_mode=True,
     )
     params = atlas.params
-    cluster_type = params["cluster_type"]
 
-    def check_options():
-        """Refuse what the cluster type does not have; return `before` as epoch seconds (or None)."""
-        check_hex24("snapshot_id", params["snapshot_id"])
-        if params["sharded"] and cluster_type != "dedicated":
-            raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {cluster_type}")
-        if params["snapshot_type"] and cluster_type in ("flex", "legacy"):
-            raise InvalidInputError(f"{cluster_type} snapshots have no type: leave snapshot_type out")
-        if params["snapshot_type"] == "fallback" and cluster_type != "dedicated":
-            raise InvalidInputError("only dedicated clusters have fallback snapshots")
-        if params["before"] is None:
-            return None
-        return parse_point_in_time("before", params["before"], allow_future=True)
-
-    before, = atlas.check_inputs([check_options])
-    client = atlas.client()
-    path_params = dict(project_id=params["project_id"], cluster_name=params["cluster_name"], snapshot_id=params["snapshot_id"])
-    try:
+    def body():
+        atlas.check_connection_options()
+        before = check_snapshot_options(params)
+        backup = atlas.backup()
         if params["snapshot_id"]:
-            operation = "get_sharded_snapshot" if params["sharded"] else "get_snapshot"
-            raw = client.call(endpoint(cluster_type, operation), path_params, context=cluster_type)
-            snapshots = [snapshot_view(raw, cluster_type)]
+            snapshots = [backup.snapshot(params["snapshot_id"], sharded=params["sharded"])]
         else:
-            operation = "list_sharded_snapshots" if params["sharded"] else "list_snapshots"
             query = None
-            if cluster_type == "legacy":
+            if params["cluster_type"] == "legacy":
                 # The legacy list leaves incomplete snapshots out unless asked for them.
                 query = {"completed": "true" if params["completed_only"] else "all"}
-            raws = client.list_all(endpoint(cluster_type, operation), path_params, query=query, context=cluster_type)
-            snapshots = select(raws, cluster_type, params["completed_only"], params["snapshot_type"], before)
-    except AtlasError as error:
-        atlas.fail_error(error)
-    atlas.module.exit_json(changed=False, snapshots=snapshots, snapshot=snapshots[0] if snapshots else None)
+            snapshots = select(backup.snapshots(sharded=params["sharded"], query=query), completed_only=params["completed_only"],
+                               snapshot_type=params["snapshot_type"], before=before)
+        atlas.result.update(snapshots=snapshots, snapshot=snapshots[0] if snapshots else None)
 
-
-def select(raws: list, cluster_type: str, completed_only: bool, snapshot_type: str | None, before: int | None) -> list:
-    """The snapshots that pass the filters, newest first."""
-    chosen = []
-    for raw in raws:
-        taken = snapshot_time(raw, cluster_type)
-        view = snapshot_view(raw, cluster_type)
-        if completed_only and view["status"] != "completed":
-            continue
-        if snapshot_type and view.get("snapshot_type") != snapshot_type:
-            continue
-        if before is not None and (taken is None or taken > before):
-            continue
-        chosen.append((taken if taken is not None else float("-inf"), view))
-    chosen.sort(key=lambda pair: pair[0], reverse=True)
-    return [view for dummy, view in chosen]
+    atlas.run(body)
 
 
 if __name__ == "__main__":

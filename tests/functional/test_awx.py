@@ -13,7 +13,7 @@ import pytest
 import yaml
 from jinja2 import Environment, StrictUndefined
 
-from conftest import PROJECT, REPO, SECRETS, api_calls
+from harness import PROJECT, REPO, SECRETS, api_calls
 from atlas_emulator.control import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PRIVATE_KEY, DEFAULT_PUBLIC_KEY
 
 CREDENTIAL_TYPE = REPO / "docs" / "awx" / "atlas-credential-type.yml"

@@ -16,6 +16,7 @@ if str(TOOLS) not in sys.path:
 import bench  # noqa: E402  pylint: disable=wrong-import-position
 import soak  # noqa: E402  pylint: disable=wrong-import-position
 from atlas_emulator.faults import FaultEngine  # noqa: E402  pylint: disable=wrong-import-position
+from harness import SECRETS  # noqa: E402  pylint: disable=wrong-import-position
 
 JOBS = "/api/atlas/v2/groups/5f1a2b3c4d5e6f7a8b9c0d1e/clusters/src/backup/restoreJobs"
 
@@ -74,7 +75,7 @@ def test_soak_fault_rules_are_accepted_by_the_emulator():
 
 def test_soak_finds_secrets_in_text():
     assert not soak.find_secrets(["nothing to see"])
-    assert sum(soak.find_secrets([f"x {bench.SECRETS[0]} y {bench.SECRETS[1]}"]).values()) == 2
+    assert sum(soak.find_secrets([f"x {SECRETS[0]} y {SECRETS[1]}"]).values()) == 2
 
 
 def test_write_section_replaces_only_its_own_block(tmp_path, monkeypatch):

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from conftest import OTHER_PROJECT, PROJECT
+from harness import OTHER_PROJECT, PROJECT
 from atlas_emulator.contract import load_contract
 
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import ENDPOINTS
-from ansible_collections.atlasops.backup.plugins.module_utils._restore import RestoreRequest
+from ansible_collections.atlasops.backup.plugins.module_utils._restore_request import RestoreRequest
 
 SNAPSHOT = "6741a2b3c4d5e6f7a8b9c0aa"
 PATH_PARAMS = dict(project_id=PROJECT, cluster_name="prod-orders", job_id="6741a2b3c4d5e6f7a8b9c0d1", snapshot_id=SNAPSHOT)
@@ -41,7 +41,7 @@ def test_every_operation_of_the_subset_is_covered_with_its_exact_media_type(cont
             assert operation_id == endpoint.operation_id, endpoint
             assert [problem for problem in problems if problem[0] in ("route", "accept", "path")] == []
             ours[endpoint.operation_id] = endpoint
-    assert len(ours) == 23
+    assert len(ours) == 27  # the 23 restore and snapshot operations, on-demand snapshots, and three cluster reads
 
 
 @pytest.mark.parametrize("cluster_type", ["dedicated", "flex", "serverless", "legacy"])

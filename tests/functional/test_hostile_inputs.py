@@ -13,7 +13,7 @@ import json
 import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
 
-from conftest import PROJECT, SECRETS
+from harness import PROJECT, SECRETS
 from atlas_emulator.control import DEFAULT_PRIVATE_KEY, DEFAULT_PUBLIC_KEY
 
 from ansible_collections.atlasops.backup.plugins.modules import restore_job, restore_job_info, snapshot_info

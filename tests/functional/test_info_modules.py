@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import PROJECT, SECRETS, api_calls, task
+from harness import PROJECT, SECRETS, api_calls, task
 
 SNAPSHOTS = [  # (created_at, status, snapshot_type)
     ("2026-11-20T00:00:00Z", "completed", "scheduled"),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import OTHER_PROJECT, PROJECT, SECRETS, api_calls, task
+from harness import OTHER_PROJECT, PROJECT, SECRETS, api_calls, task
 
 COMPLETED_AT = "2026-11-20T06:00:00Z"
 

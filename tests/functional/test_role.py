@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import PROJECT, api_calls
+from harness import PROJECT, api_calls
 
 SNAPSHOT_TIMES = ["2026-11-19T00:00:00Z", "2026-11-19T12:00:00Z", "2026-11-20T00:00:00Z", "2026-11-20T12:00:00Z"]
 

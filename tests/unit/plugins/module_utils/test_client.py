@@ -222,7 +222,7 @@ def test_version_gone_hint(cluster_type, expected):
     client, dummy = make_client()
     mount(client, Scripted([(410, {"error": 410, "errorCode": "VERSION_GONE", "detail": "gone"})]))
     with pytest.raises(AtlasError) as caught:
-        client.call(endpoint(cluster_type, "list_restore_jobs"), PARAMS, context=cluster_type)
+        client.call(endpoint(cluster_type, "list_restore_jobs"), PARAMS)
     assert expected in str(caught.value)
 
 

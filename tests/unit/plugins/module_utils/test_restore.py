@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.atlasops.backup.plugins.module_utils._restore import RestoreRequest, diff_view, job_age
-from ansible_collections.atlasops.backup.plugins.module_utils._timeparse import iso_utc
+from ansible_collections.atlasops.backup.plugins.module_utils._restore_request import RestoreRequest
+from ansible_collections.atlasops.backup.plugins.module_utils._views import diff_fields
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import job_age
+from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError
 from ansible_collections.atlasops.backup.plugins.module_utils._views import job_view
 
@@ -126,8 +128,8 @@ def test_diff_views_share_one_shape():
     expected_keys = {"delivery_type", "snapshot_id", "point_in_time_utc_seconds", "oplog_ts", "oplog_inc", "target_cluster_name",
                      "target_project_id", "status"}
     assert set(request().desired()) == expected_keys
-    assert set(diff_view(cloud_job(), "dedicated")) == expected_keys
-    assert diff_view(cloud_job(), "dedicated") == dict(request().desired(), status="in_progress")
+    assert set(diff_fields(cloud_job())) == expected_keys
+    assert diff_fields(cloud_job()) == dict(request().desired(), status="in_progress")
 
 
 def test_job_age_comes_from_the_creation_time_in_the_id():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.common import warnings as ansible_warnings
 
 from ansible_collections.atlasops.backup.plugins.module_utils import _client
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
@@ -16,8 +15,6 @@ from ansible_collections.atlasops.backup.tests.unit.plugins.modules.module_runne
 
 PROJECT = "5f1a2b3c4d5e6f7a8b9c0d1e"
 SECRET = "s3cret-never-shown"
-ENV_NAMES = ["MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PUBLIC_API_KEY", "MONGODB_ATLAS_PUBLIC_KEY",
-             "MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_PRIVATE_KEY", "MONGODB_ATLAS_BASE_URL"]
 
 
 class Recorder:
@@ -35,11 +32,8 @@ class Recorder:
 
 
 @pytest.fixture(autouse=True)
-def clean(monkeypatch):
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+def clean(no_atlas_env, monkeypatch):
     Recorder.built = []
-    ansible_warnings._global_warnings.clear()  # module warnings are process-global
     monkeypatch.setattr("ansible_collections.atlasops.backup.plugins.module_utils._module.AtlasClient", Recorder)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.atlasops.backup.plugins.module_utils._timeparse import parse_point_in_time
+from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_point_in_time
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError
 
 NOW = 1763800000.0  # 2025-11-22T08:26:40Z

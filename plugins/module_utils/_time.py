@@ -1,6 +1,6 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Points in time given by users: ISO 8601 with an offset, or epoch seconds.
+"""Every time the collection reads or writes: Atlas dates, ObjectId times, and points in time given by users.
 
 PRIVATE to this collection: may change at any time.
 """
@@ -12,12 +12,55 @@ import time
 from datetime import datetime, timezone
 
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, shown
-from ansible_collections.atlasops.backup.plugins.module_utils._views import parse_atlas_time
 
 # The smallest point in time Atlas accepts (2008-01-01T00:00:00Z).
 ATLAS_EPOCH_MIN = 1199145600
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _OFFSET = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
 _DIGITS = re.compile(r"[0-9]+")
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_atlas_time(value) -> float | None:
+    """Epoch seconds of an Atlas date, an ISO 8601 UTC string such as 2026-11-20T08:15:00Z (fractions optional)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python before 3.11 accepts only 3 or 6 fraction digits.
+    text = _FRACTION.sub(lambda match: "." + (match.group(1) + "000000")[:6], text, count=1)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def iso_utc(seconds: float) -> str:
+    """Epoch seconds as ISO 8601 UTC, to the second."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime(ISO_FORMAT)
+
+
+def id_time(object_id) -> str | None:
+    """The creation time inside an ObjectId (its leading 8 hex digits), as ISO 8601 UTC."""
+    if not isinstance(object_id, str) or len(object_id) != 24:
+        return None
+    try:
+        seconds = int(object_id[:8], 16)
+    except ValueError:
+        return None
+    return iso_utc(seconds)
+
+
+def age_seconds(iso_time, now: float | None = None) -> float:
+    """Seconds since an ISO 8601 time; 0 when it is unknown or ahead of our clock."""
+    moment = parse_atlas_time(iso_time)
+    if moment is None:
+        return 0.0
+    return max(0.0, (time.time() if now is None else now) - moment)
 
 
 def parse_point_in_time(name: str, value, *, allow_future: bool = False, now: float | None = None) -> int:
@@ -58,7 +101,3 @@ def parse_point_in_time(name: str, value, *, allow_future: bool = False, now: fl
     if not allow_future and seconds > current:
         raise InvalidInputError(f"{name} {iso_utc(seconds)} is in the future")
     return seconds
-
-
-def iso_utc(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

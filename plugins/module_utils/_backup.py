@@ -1,0 +1,105 @@
+# Copyright: atlasops.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backup operations of one Atlas cluster, answering in normalized views.
+
+The only reader of the endpoint table: modules and services ask a ClusterBackup, never the client
+with an endpoint of their own.
+
+PRIVATE to this collection: may change at any time.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import endpoint
+from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
+from ansible_collections.atlasops.backup.plugins.module_utils._views import job_view, snake_keys, snapshot_view
+
+
+class ClusterBackup:
+    """Restore jobs, snapshots and the cluster description of one cluster of one backup family."""
+
+    def __init__(self, client, project_id: str, cluster_name: str, cluster_type: str):
+        self.client = client
+        self.project_id = project_id
+        self.cluster_name = cluster_name
+        self.cluster_type = cluster_type
+        self._params = dict(project_id=project_id, cluster_name=cluster_name)
+
+    def has(self, operation: str) -> bool:
+        try:
+            endpoint(self.cluster_type, operation)
+        except ValueError:
+            return False
+        return True
+
+    # --- restore jobs ---------------------------------------------------------------------------
+
+    def restore_jobs(self, *, deadline: float | None = None) -> Iterator[dict]:
+        """Every restore job of the cluster (all pages, in Atlas's order), as job views."""
+        for raw in self._items("list_restore_jobs", deadline=deadline):
+            yield job_view(raw, self.cluster_type)
+
+    def restore_job(self, job_id: str, *, deadline: float | None = None) -> dict:
+        return job_view(self._call("get_restore_job", job_id=job_id, deadline=deadline), self.cluster_type)
+
+    def create_restore_job(self, body: dict) -> list:
+        """POST one restore; the job views it made (a legacy restore of a sharded cluster makes a batch)."""
+        answer = self._call("create_restore_job", body=body)
+        if self.cluster_type == "legacy":
+            raws = answer.get("results") if isinstance(answer, dict) else None
+            if not isinstance(raws, list):
+                raise AtlasError("createGroupClusterRestoreJob: Atlas answered without a list of restore jobs",
+                                 operation="createGroupClusterRestoreJob")
+        else:
+            raws = [answer]
+        jobs = [job_view(raw, self.cluster_type) for raw in raws if isinstance(raw, dict)]
+        if not jobs or not all(job.get("id") for job in jobs):
+            raise AtlasError("Atlas answered the create request without a restore job id", operation="create_restore_job")
+        return jobs
+
+    def cancel_restore_job(self, job_id: str) -> None:
+        self._call("cancel_restore_job", job_id=job_id)
+
+    # --- snapshots ------------------------------------------------------------------------------
+
+    def snapshots(self, *, sharded: bool = False, query: dict | None = None) -> Iterator[dict]:
+        """Every snapshot of the cluster (all pages), as snapshot views."""
+        operation = "list_sharded_snapshots" if sharded else "list_snapshots"
+        for raw in self._items(operation, query=query):
+            yield snapshot_view(raw, self.cluster_type)
+
+    def snapshot(self, snapshot_id: str, *, sharded: bool = False) -> dict:
+        operation = "get_sharded_snapshot" if sharded else "get_snapshot"
+        return snapshot_view(self._call(operation, snapshot_id=snapshot_id), self.cluster_type)
+
+    def take_snapshot(self, description: str, retention_days: int) -> dict:
+        """Start an on-demand snapshot (dedicated clusters)."""
+        raw = self._call("take_snapshot", body={"description": description, "retentionInDays": retention_days})
+        return snapshot_view(raw, self.cluster_type)
+
+    # --- the cluster itself ---------------------------------------------------------------------
+
+    def cluster(self, *, deadline: float | None = None) -> dict:
+        """The cluster's description (state, versions, shards, encryption ...), keys in snake_case."""
+        return snake_keys(self._call("get_cluster", deadline=deadline))
+
+    def backup_schedule(self) -> dict:
+        return snake_keys(self._call("get_backup_schedule"))
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _call(self, operation: str, *, body: dict | None = None, deadline: float | None = None, **params):
+        """One operation whose answer is one object (DELETE: none)."""
+        target = endpoint(self.cluster_type, operation)
+        answer = self.client.call(target, dict(self._params, **params), body=body, deadline=deadline)
+        if target.method == "DELETE":
+            return None
+        if not isinstance(answer, dict):
+            shape = "no body" if answer is None else f"a JSON {type(answer).__name__}"
+            raise AtlasError(f"{target.operation_id}: Atlas answered with {shape} where an object belongs", operation=target.operation_id)
+        return answer
+
+    def _items(self, operation: str, *, query: dict | None = None, deadline: float | None = None):
+        return self.client.items(endpoint(self.cluster_type, operation), self._params, query=query, deadline=deadline)

@@ -1,0 +1,42 @@
+# Copyright: atlasops.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Choosing snapshots: the options of a look-up, checked before any request, and the filter over a list.
+
+PRIVATE to this collection: may change at any time.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_atlas_time, parse_point_in_time
+from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
+
+
+def check_snapshot_options(params: dict) -> int | None:
+    """Refuse what the cluster type does not have; return `before` as epoch seconds (or None)."""
+    cluster_type = params["cluster_type"]
+    check_hex24("snapshot_id", params["snapshot_id"])
+    if params["sharded"] and cluster_type != "dedicated":
+        raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {cluster_type}")
+    if params["snapshot_type"] and cluster_type in ("flex", "legacy"):
+        raise InvalidInputError(f"{cluster_type} snapshots have no type: leave snapshot_type out")
+    if params["snapshot_type"] == "fallback" and cluster_type != "dedicated":
+        raise InvalidInputError("only dedicated clusters have fallback snapshots")
+    if params["before"] is None:
+        return None
+    return parse_point_in_time("before", params["before"], allow_future=True)
+
+
+def select(snapshots, *, completed_only: bool, snapshot_type: str | None, before: int | None) -> list:
+    """The snapshot views that pass the filters, newest first."""
+    chosen = []
+    for view in snapshots:
+        taken = parse_atlas_time(view.get("taken_at"))
+        if completed_only and view["status"] != "completed":
+            continue
+        if snapshot_type and view.get("snapshot_type") != snapshot_type:
+            continue
+        if before is not None and (taken is None or taken > before):
+            continue
+        chosen.append((taken if taken is not None else float("-inf"), view))
+    chosen.sort(key=lambda pair: pair[0], reverse=True)
+    return [view for dummy, view in chosen]
