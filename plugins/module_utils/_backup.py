@@ -44,9 +44,9 @@ class ClusterBackup:
     def restore_job(self, job_id: str, *, deadline: float | None = None) -> dict:
         return job_view(self._call("get_restore_job", job_id=job_id, deadline=deadline), self.cluster_type)
 
-    def create_restore_job(self, body: dict) -> list:
+    def create_restore_job(self, body: dict, *, deadline: float | None = None) -> list:
         """POST one restore; the job views it made (a legacy restore of a sharded cluster makes a batch)."""
-        answer = self._call("create_restore_job", body=body)
+        answer = self._call("create_restore_job", body=body, deadline=deadline)
         if self.cluster_type == "legacy":
             raws = answer.get("results") if isinstance(answer, dict) else None
             if not isinstance(raws, list):

@@ -116,6 +116,16 @@ class AtlasClient:
         convert = keep or (lambda item: item)
         return [kept for kept in map(convert, self.items(endpoint, params, query=query, deadline=deadline)) if kept is not None]
 
+    @property
+    def clock(self):
+        """The monotonic clock the client measures time with (injectable for tests)."""
+        return self._clock
+
+    @property
+    def sleep(self):
+        """How the client pauses (injectable for tests)."""
+        return self._sleep
+
     def pause_before_retry(self, retries: int, retry_after: float | None = None) -> None:
         """Sleep as the client does between two tries of one request."""
         self._sleep(self._pause(retries, retry_after))

@@ -8,6 +8,7 @@ PRIVATE to this collection: may change at any time.
 from __future__ import annotations
 
 import os
+import time
 from typing import Callable, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -18,7 +19,7 @@ from ansible_collections.atlasops.backup.plugins.module_utils._client import HAS
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import CLUSTER_TYPES
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_cluster_name, check_hex24
-from ansible_collections.atlasops.backup.plugins.module_utils._waiter import wait_for_job
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import wait_for_jobs
 
 DEFAULT_BASE_URL = "https://cloud.mongodb.com"
 
@@ -70,6 +71,8 @@ class AtlasModule:
 
     def __init__(self, argument_spec: dict, **kwargs):
         self._module = AnsibleModule(argument_spec=argument_spec, **kwargs)
+        self._clock = time.monotonic
+        self.started = self._clock()
         self.params = self._module.params
         self.result: dict = {"changed": False}
         if self.params.get("cluster_type") == "serverless":
@@ -121,27 +124,39 @@ class AtlasModule:
     def client(self) -> AtlasClient:
         if not HAS_REQUESTS:
             self.fail(missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-        return AtlasClient(
+        client = AtlasClient(
             self.params["base_url"], self._credentials(), request_timeout=self.params["request_timeout"],
             max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"],
         )
+        # The run's time is the client's (injectable in tests): the wait deadline counts from here, before any request.
+        self._clock = client.clock
+        self.started = self._clock()
+        return client
 
     def backup(self, client: AtlasClient | None = None) -> ClusterBackup:
         """The backup service of the cluster that the identity options name."""
         return ClusterBackup(client or self.client(), self.params["project_id"], self.params["cluster_name"], self.params["cluster_type"])
 
-    def wait_for_job(self, backup: ClusterBackup, job: dict, *, in_check_mode: bool = False) -> dict:
-        """Wait for a restore job (with wait=true; in check mode only when asked), then fail unless it completed."""
-        if not self.params["wait"] or (self.check_mode and not in_check_mode):
-            return job
-        outcome = wait_for_job(backup, job, self.params["wait_timeout"])
-        self.result.update(restore_job=outcome.job, waited_seconds=outcome.waited_seconds)
-        if "restore_jobs" in self.result:
-            self.result["restore_jobs"] = [outcome.job]
+    def waits(self, *, in_check_mode: bool = False) -> bool:
+        """Whether this run waits (wait=true; in check mode only for a module that only reads)."""
+        return bool(self.params.get("wait")) and (in_check_mode or not self.check_mode)
+
+    def deadline(self, *, in_check_mode: bool = False) -> float | None:
+        """The monotonic time by which a waiting run ends: every request and pause of the run gets only the time left."""
+        return self.started + self.params["wait_timeout"] if self.waits(in_check_mode=in_check_mode) else None
+
+    def wait_for_jobs(self, backup: ClusterBackup, jobs: list, *, in_check_mode: bool = False) -> list:
+        """Wait for restore jobs (one, or a legacy batch) when this run waits, then fail unless every one completed."""
+        if not self.waits(in_check_mode=in_check_mode):
+            return jobs
+        left = max(0.0, self.deadline(in_check_mode=in_check_mode) - self._clock())
+        outcome = wait_for_jobs(backup, jobs, left, clock=self._clock, sleep=backup.client.sleep,
+                                shown_timeout=self.params["wait_timeout"])
+        self.result.update(restore_job=outcome.job, restore_jobs=outcome.jobs, waited_seconds=outcome.waited_seconds)
         failure = outcome.failure()
         if failure:
             self.fail(failure)
-        return outcome.job
+        return outcome.jobs
 
     def _credentials(self):
         params = self.params

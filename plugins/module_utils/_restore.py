@@ -1,19 +1,31 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Restores of one cluster: re-use a matching job or start one (recovering lost answers), adopt, cancel.
+"""Restores of one cluster: re-use a matching job or start one (never twice), adopt, cancel.
 
 What restore_job does, without Ansible: the results go into a plain dict of return values, warnings to a
-callback, so that every path can be unit-tested with a fake ClusterBackup.
+callback, time to an injectable clock, so that every path can be unit-tested with a fake ClusterBackup.
 
 PRIVATE to this collection: may change at any time.
 """
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._restore_request import RestoreRequest
-from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_point_in_time
-from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES, diff_fields, newest_jobs_first
+from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_atlas_time, parse_point_in_time
+from ansible_collections.atlasops.backup.plugins.module_utils._views import (
+    TERMINAL_JOB_STATUSES, batch_view, diff_fields, newest_jobs_first,
+)
+
+# After a create whose answer was lost, look for its job for request_timeout plus this long (a slow create
+# must land, and a lagging list must show it), at intervals doubling from the first to the longest.
+SETTLE_EXTRA_SECONDS = 30.0
+FIRST_LOOK_SECONDS = 2.0
+LONGEST_LOOK_INTERVAL = 10.0
+# Jobs of one legacy batch (one per shard and config server) are created within this many seconds.
+BATCH_SECONDS = 10
 
 
 def restore_request(params: dict) -> RestoreRequest:
@@ -31,27 +43,42 @@ def restore_request(params: dict) -> RestoreRequest:
     return request
 
 
-class Restorer:
-    """Restore jobs of one ClusterBackup, with the results in `result` (restore_job, reused, changed, request, diff)."""
+class LostCreate(AtlasError):
+    """A create was sent, its answer was lost, and no job has shown up (yet): re-running the task is safe."""
 
-    def __init__(self, backup, result: dict, *, check_mode: bool, diff: bool, warn, pause, max_retries: int, request_timeout: float):
+
+class Restorer:
+    """Restore jobs of one ClusterBackup, with the results in `result` (restore_job(s), reused, changed, request, diff).
+
+    deadline (a clock() value, or None) bounds every request and every pause of the run.
+    """
+
+    def __init__(self, backup, result: dict, *, check_mode: bool, diff: bool, warn, max_retries: int, request_timeout: float,
+                 deadline: float | None = None, clock=time.monotonic, sleep=time.sleep):
         self.backup = backup
         self.result = result
         self.result.update(changed=False, reused=False, restore_job=None)
         self.check_mode = check_mode
-        self.warn = warn
-        self.pause = pause  # pause(retries, at_least): the client's backoff between two tries
-        self.max_retries = max_retries
-        self.request_timeout = request_timeout
         self.diff = diff
+        self.warn = warn
+        self.max_retries = max_retries
+        self.settle_seconds = request_timeout + SETTLE_EXTRA_SECONDS
+        self.deadline = deadline
+        self.clock = clock
+        self.sleep = sleep
+        self.request: RestoreRequest | None = None
+        self.known: set = set()  # ids of jobs for this restore that existed before this run sent anything
+        self.sent_lost = 0  # creates sent by this run whose answers were lost
 
     # --- state=present ----------------------------------------------------------------------
 
-    def ensure(self, request: RestoreRequest, *, force: bool = False) -> dict | None:
-        """The job doing this restore: a matching one, else a new one (None in check mode). Returns it."""
+    def ensure(self, request: RestoreRequest, *, force: bool = False) -> list:
+        """The jobs doing this restore (a legacy batch has several): matching ones, else new ones ([] in check mode)."""
+        self.request = request
         body = request.body()
         self.result["request"] = body
         jobs = self.jobs()
+        self.known = {job["id"] for job in jobs if request.matches(job, any_status=True)}
         match = None
         if not request.matchable:
             self.warn("Atlas does not echo the oplog_ts of legacy point-in-time restores, so an existing job for this "
@@ -59,63 +86,115 @@ class Restorer:
         elif not force:
             match = next((job for job in jobs if request.matches(job)), None)
         if match is not None:
-            self.result.update(reused=True, restore_job=match)
+            batch = batch_of(match, jobs, request.cluster_type)
+            self.publish(batch, reused=True)
             self.set_diff(diff_fields(match), diff_fields(match))
-            return match
+            return batch
         self.set_diff({}, request.desired())
         self.result["changed"] = True
         if self.check_mode:
-            return None
-        job = self.create(request, body, jobs)
-        self.result["restore_job"] = job
-        self.set_diff({}, diff_fields(job))
-        return job
+            return []
+        try:
+            batch = self.create(body)
+        except LostCreate:
+            raise
+        except AtlasError:
+            self.result["changed"] = False  # Atlas refused the create: nothing exists that this run made
+            raise
+        self.set_diff({}, diff_fields(batch[0]))
+        return batch
 
-    def create(self, request: RestoreRequest, body: dict, jobs_before: list) -> dict:
-        """POST the restore once; after a lost answer, look for the job it made before sending again."""
-        known = {job["id"] for job in jobs_before if request.matches(job, any_status=True)}
+    def create(self, body: dict) -> list:
+        """POST the restore; after a lost answer, look for the job it made over the settle window before sending again."""
         attempts = 0
         while True:
             try:
-                job = self.backup.create_restore_job(body)[0]
+                batch = self.backup.create_restore_job(body, deadline=self.deadline)
             except AtlasError as error:
-                if error.status != 409 and not error.ambiguous:
+                if error.status == 409:
+                    return self.after_conflict(error)
+                if not error.ambiguous:
                     raise
                 attempts += 1
-                if error.status != 409:
-                    # Give a request that is slow rather than lost the time to land before looking for its job:
-                    # one that timed out may still be in flight for about as long again.
-                    at_least = max(error.retry_after or 0, self.request_timeout) if error.timed_out else error.retry_after
-                    self.pause(attempts - 1, at_least)
-                # A lost answer, or a 409 for a target being restored: either may be this very restore, started by
-                # a request whose answer was lost (or by the same runbook running alongside). Look before failing.
-                jobs = self.jobs()
-                made = new_matching(jobs, known, request)
-                if made:
-                    what = "Atlas answered 409" if error.status == 409 else "the answer to the create request was lost"
-                    self.warn(f"{what} ({error}); found the matching job that this restore request started: {made[0]['id']}")
-                    if len(made) > 1:
-                        # Several lost requests were each carried out: never restore twice without a word.
-                        self.warn(f"lost create requests made {len(made)} restore jobs: {', '.join(job['id'] for job in made)}")
-                    return made[0]
-                if error.status == 409:
-                    raise AtlasError(conflict_message(request, error, jobs), status=error.status, error_code=error.error_code,
-                                     detail=error.detail, reason=error.reason, operation=error.operation) from None
-                if attempts > self.max_retries:
-                    raise
+                self.sent_lost += 1
+                found = self.look_for_lost_create(error)
+                if found:
+                    self.publish(found, reused=False)
+                    return found
+                if attempts > self.max_retries or self.out_of_time():
+                    raise LostCreate(lost_create_message(error, attempts), status=error.status, error_code=error.error_code,
+                                     detail=error.detail, operation=error.operation, transient=True) from None
                 continue
-            if attempts:
-                # A lost request may still have been carried out after all: say so rather than hide a second job.
-                others = [other["id"] for other in new_matching(self.jobs(), known, request) if other["id"] != job["id"]]
-                if others:
-                    self.warn(f"a create request whose answer was lost made restore job {', '.join(others)} as well as {job['id']}")
-            return job
+            self.publish(batch, reused=False)
+            if self.sent_lost:
+                self.warn_about_extra_jobs()
+            return batch
 
-    def adopt(self, job_id: str) -> dict:
-        job = self.backup.restore_job(job_id)
-        self.result.update(reused=True, restore_job=job)
+    def look_for_lost_create(self, error: AtlasError) -> list:
+        """Look for the jobs a lost create made, several times over the settle window; [] when none appeared."""
+        start = self.clock()
+        window = self.settle_seconds if self.deadline is None else max(0.0, min(self.settle_seconds, self.deadline - start))
+        last_error = None
+        for offset in look_offsets(window):
+            self.pause(start + offset - self.clock())
+            try:
+                made = self.new_jobs()
+            except AtlasError as look_error:
+                if not look_error.transient:
+                    raise AtlasError(f"{lost_create_message(error, self.sent_lost)}; looking for it failed: {look_error}",
+                                     status=look_error.status, error_code=look_error.error_code, detail=look_error.detail,
+                                     operation=look_error.operation) from None
+                last_error = look_error
+                continue
+            last_error = None
+            if made:
+                self.warn(f"the answer to the create request was lost ({error}); found the matching job that this restore "
+                          f"request started: {made[0]['id']}")
+                if len(made) > 1 and self.request.cluster_type != "legacy":
+                    # Several lost requests were each carried out: never restore twice without a word.
+                    self.warn(f"lost create requests made {len(made)} restore jobs: {', '.join(job['id'] for job in made)}")
+                return made
+        if last_error is not None:
+            # Could not look: sending again could restore twice.
+            raise LostCreate(f"{lost_create_message(error, self.sent_lost)}; looking for it failed too: {last_error}",
+                             status=last_error.status, operation=last_error.operation, transient=True)
+        return []
+
+    def after_conflict(self, error: AtlasError) -> list:
+        """A 409: another run of this very restore may have won the race (or a lost create of ours); else name the job in the way."""
+        jobs = self.jobs()
+        made = self.new_jobs(jobs)
+        if not made:
+            self.result["changed"] = False
+            raise AtlasError(conflict_message(self.request, error, jobs), status=error.status, error_code=error.error_code,
+                             detail=error.detail, reason=error.reason, operation=error.operation) from None
+        if self.sent_lost:
+            # This run sent a create whose answer was lost: the job may be ours or the other run's.
+            self.warn(f"Atlas answered 409 ({error}) after a create of this run was lost; found the matching job {made[0]['id']}: "
+                      "it was started either by that create or by another run at the same time")
+            self.publish(made, reused=False)
+        else:
+            self.warn(f"Atlas answered 409: another run started this restore at the same time; re-using its job {made[0]['id']}")
+            self.result["changed"] = False
+            self.publish(made, reused=True)
+        return made
+
+    def warn_about_extra_jobs(self) -> None:
+        """After lost creates: name any further job for this restore that turned up (call again later to look again)."""
+        ours = {job["id"] for job in self.result.get("restore_jobs") or []}
+        extra = [job["id"] for job in self.new_jobs() if job["id"] not in ours]
+        if extra:
+            self.warn(f"a create request whose answer was lost made restore job {', '.join(extra)} as well as "
+                      f"{self.result['restore_job']['id']}")
+
+    def adopt(self, job_id: str) -> list:
+        job = self.backup.restore_job(job_id, deadline=self.deadline)
+        batch = [job]
+        if self.backup.cluster_type == "legacy" and job.get("batch_id"):
+            batch = batch_of(job, self.jobs(), "legacy")
+        self.publish(batch, reused=True)
         self.set_diff(diff_fields(job), diff_fields(job))
-        return job
+        return batch
 
     # --- state=absent -----------------------------------------------------------------------
 
@@ -143,18 +222,57 @@ class Restorer:
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def publish(self, batch: list, *, reused: bool) -> None:
+        self.result.update(restore_job=batch_view(batch), restore_jobs=batch, reused=reused)
+
+    def jobs(self) -> list:
+        """Every job of the source cluster, newest first (matching must see every page: Atlas's order is not to be relied on)."""
+        return newest_jobs_first(self.backup.restore_jobs(deadline=self.deadline))
+
+    def new_jobs(self, jobs: list | None = None) -> list:
+        """Jobs for this restore that were not there before this run sent anything, oldest first."""
+        jobs = self.jobs() if jobs is None else jobs
+        return [job for job in reversed(jobs) if job["id"] not in self.known and self.request.matches(job, any_status=True)]
+
+    def pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self.sleep(seconds)
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and self.clock() >= self.deadline
+
     def set_diff(self, before: dict, after: dict) -> None:
         if self.diff:
             self.result["diff"] = dict(before=before, after=after)
 
-    def jobs(self) -> list:
-        """Every job of the source cluster, newest first (matching must see every page: Atlas's order is not to be relied on)."""
-        return newest_jobs_first(self.backup.restore_jobs())
+
+def look_offsets(window: float) -> list:
+    """When to look after a lost create (seconds after it): doubling intervals, the last look at the end of the window."""
+    offsets, at, interval = [], 0.0, FIRST_LOOK_SECONDS
+    while at + interval < window:
+        at += interval
+        offsets.append(at)
+        interval = min(LONGEST_LOOK_INTERVAL, interval * 2)
+    return offsets + [window]
 
 
-def new_matching(jobs: list, known: set, request: RestoreRequest) -> list:
-    """Jobs for this restore that were not there before the create request."""
-    return [job for job in jobs if job["id"] not in known and request.matches(job, any_status=True)]
+def batch_of(job: dict, jobs: list, cluster_type: str) -> list:
+    """A job and the other members of its legacy batch (same batch id, or the same restore created within seconds), oldest first."""
+    if cluster_type != "legacy":
+        return [job]
+    if job.get("batch_id"):
+        members = [other for other in jobs if other.get("batch_id") == job["batch_id"]]
+    else:
+        created = parse_atlas_time(job.get("created_at")) or 0
+        members = [other for other in jobs if diff_fields(other) == diff_fields(job)
+                   and abs((parse_atlas_time(other.get("created_at")) or 0) - created) <= BATCH_SECONDS]
+    return sorted(members or [job], key=lambda member: str(member.get("id")))
+
+
+def lost_create_message(error: AtlasError, sent: int) -> str:
+    what = "a create request was" if sent <= 1 else f"{sent} create requests were"
+    return (f"{what} sent but the answer was lost ({error}) and no restore job for it has appeared yet: one may still appear "
+            "in Atlas. Re-running the task is safe: it looks for that job before it sends anything")
 
 
 def conflict_message(request: RestoreRequest, error: AtlasError, jobs: list) -> str:

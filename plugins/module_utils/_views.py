@@ -24,6 +24,8 @@ DELIVERY_TYPES = ("automated", "download", "point_in_time")
 DIFF_KEYS = ("delivery_type", "snapshot_id", "point_in_time_utc_seconds", "oplog_ts", "oplog_inc", "target_cluster_name",
              "target_project_id", "status")
 
+# The status of a batch of jobs is the first of these that any member has.
+_WORST_FIRST = ("failed", "cancelled", "expired", "in_progress", "pending", "completed")
 _FLEX_JOB_STATUS = {"PENDING": "pending", "QUEUED": "pending", "RUNNING": "in_progress",
                     "COMPLETED": "completed", "CLOSED": "completed", "FAILED": "failed"}
 _LEGACY_JOB_STATUS = {"IN_PROGRESS": "in_progress", "FINISHED": "completed", "BROKEN": "failed", "KILLED": "cancelled"}
@@ -58,9 +60,12 @@ def job_status(raw: dict, cluster_type: str) -> str:
     if cluster_type == "legacy":
         return _LEGACY_JOB_STATUS.get(raw.get("statusName"), "in_progress")
     # Cloud Backup and serverless jobs have no status string: only booleans and timestamps.
-    for flag in ("cancelled", "failed", "expired"):
+    for flag in ("cancelled", "failed"):
         if raw.get(flag):
             return flag
+    # `expired` marks a download whose links are gone; a restore into a cluster that finished stays done.
+    if raw.get("expired") and not (raw.get("finishedAt") and raw.get("deliveryType") != "download"):
+        return "expired"
     if raw.get("finishedAt"):
         return "completed"
     if raw.get("deliveryType") == "download" and raw.get("deliveryUrl"):
@@ -109,6 +114,13 @@ def _target_and_time(view: dict, cluster_type: str) -> dict:
     if cluster_type == "flex" and "finished_at" not in view:
         normalized["finished_at"] = view.get("restore_finished_date")
     return normalized
+
+
+def batch_view(jobs: list) -> dict:
+    """The first job of a batch (a legacy restore of a sharded cluster), with the worst status of its members."""
+    statuses = {job["status"] for job in jobs}
+    worst = next(status for status in _WORST_FIRST if status in statuses)
+    return dict(jobs[0], status=worst)
 
 
 def diff_fields(view: dict) -> dict:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._time import age_seconds
-from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES, UNSUCCESSFUL_JOB_STATUSES
+from ansible_collections.atlasops.backup.plugins.module_utils._views import (
+    TERMINAL_JOB_STATUSES, UNSUCCESSFUL_JOB_STATUSES, batch_view,
+)
 
 # The next poll comes after a tenth of the job's age, at least 2 s and at most 60 s later: a job that
 # ends is noticed within 10 % of the time it ran (2 s for short jobs, at most a minute for long ones),
@@ -82,32 +84,55 @@ def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time
 
 @dataclass
 class JobWait:
-    job: dict
+    jobs: list  # every awaited job as last seen
     finished: bool
     waited_seconds: float
     last_error: AtlasError | None = None
     timeout: float = 0
 
+    @property
+    def job(self) -> dict:
+        """The first job, with the worst status of them all (one job: that job)."""
+        return batch_view(self.jobs)
+
     def failure(self) -> str | None:
-        """Why the wait counts as a failure, or None when the job completed."""
-        job_id = self.job.get("id")
+        """Why the wait counts as a failure, or None when every job completed."""
+        job = self.job
+        what = f"restore job {job.get('id')}" if len(self.jobs) == 1 else \
+            f"restore job {job.get('id')} (with {len(self.jobs) - 1} more of its batch)"
         if not self.finished:
-            message = (f"restore job {job_id} did not finish within wait_timeout ({self.timeout:g} s); "
-                       f"last seen status: {self.job.get('status')}")
+            message = f"{what} did not finish within wait_timeout ({self.timeout:g} s); last seen status: {job.get('status')}"
             if self.last_error is not None:
                 message += f"; the last poll failed: {self.last_error}"
             return message
-        if self.job["status"] in UNSUCCESSFUL_JOB_STATUSES:
-            return f"restore job {job_id} ended {self.job['status']}"
+        if job["status"] in UNSUCCESSFUL_JOB_STATUSES:
+            return f"{what} ended {job['status']}"
         return None
+
+
+def wait_for_jobs(backup, jobs: list, timeout: float, *, clock=time.monotonic, sleep=time.sleep, shown_timeout: float | None = None) -> JobWait:
+    """Poll restore jobs (job views) of one ClusterBackup until all are terminal or timeout seconds have passed.
+
+    A batch is polled on the schedule of its oldest member; a member already terminal is not read again.
+    """
+    def fetch(deadline):
+        return [job if job["status"] in TERMINAL_JOB_STATUSES else backup.restore_job(job["id"], deadline=deadline)
+                for job in latest[0]]
+
+    def done(seen):
+        latest[0] = seen
+        return all(job["status"] in TERMINAL_JOB_STATUSES for job in seen)
+
+    latest = [list(jobs)]
+    outcome = wait_for(fetch, done, timeout, clock=clock, sleep=sleep, initial=list(jobs),
+                       age=max(job_age(job) for job in jobs))
+    return JobWait(latest[0], outcome.done, round(outcome.elapsed, 3), outcome.last_error,
+                   timeout if shown_timeout is None else shown_timeout)
 
 
 def wait_for_job(backup, job: dict, timeout: float, *, clock=time.monotonic, sleep=time.sleep) -> JobWait:
     """Poll one restore job (a job view) of a ClusterBackup until it is terminal or timeout seconds have passed."""
-    outcome = wait_for(lambda deadline: backup.restore_job(job["id"], deadline=deadline),
-                       lambda view: view["status"] in TERMINAL_JOB_STATUSES, timeout, clock=clock, sleep=sleep, initial=job,
-                       age=job_age(job))
-    return JobWait(outcome.value, outcome.done, round(outcome.elapsed, 3), outcome.last_error, timeout)
+    return wait_for_jobs(backup, [job], timeout, clock=clock, sleep=sleep)
 
 
 def job_age(job: dict, now: float | None = None) -> float:

@@ -234,16 +234,16 @@ def main():
             atlas.warn("check mode does not wait for restore jobs: wait is ignored")
         backup = atlas.backup()
         restorer = Restorer(backup, atlas.result, check_mode=atlas.check_mode, diff=atlas.diff_mode, warn=atlas.warn,
-                            pause=backup.client.pause_before_retry, max_retries=params["max_retries"],
-                            request_timeout=params["request_timeout"])
+                            max_retries=params["max_retries"], request_timeout=params["request_timeout"],
+                            deadline=atlas.deadline(), clock=backup.client.clock, sleep=backup.client.sleep)
         if params["state"] == "absent":
             restorer.cancel(params["job_id"])
-        elif params["job_id"]:
-            job = restorer.adopt(params["job_id"])
-        else:
-            job = restorer.ensure(request, force=params["force"])
-        if params["state"] == "present" and job is not None:
-            atlas.wait_for_job(backup, job)
+            return
+        jobs = restorer.adopt(params["job_id"]) if params["job_id"] else restorer.ensure(request, force=params["force"])
+        if jobs:
+            atlas.wait_for_jobs(backup, jobs)
+            if restorer.sent_lost:
+                restorer.warn_about_extra_jobs()  # a lost create may land late: look once more after the wait
 
     atlas.run(body)
 

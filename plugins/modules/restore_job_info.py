@@ -171,11 +171,10 @@ def main():
             raise InvalidInputError("wait needs job_id: name the restore job to wait for")
         backup = atlas.backup()
         if params["job_id"]:
-            job = backup.restore_job(params["job_id"])
-            atlas.result.update(restore_job=job, restore_jobs=[job])
             # The module changes nothing, so it waits in check mode too.
-            if params["wait"]:
-                atlas.wait_for_job(backup, job, in_check_mode=True)
+            job = backup.restore_job(params["job_id"], deadline=atlas.deadline(in_check_mode=True))
+            atlas.result.update(restore_job=job, restore_jobs=[job])
+            atlas.wait_for_jobs(backup, [job], in_check_mode=True)
             return
         atlas.result["restore_jobs"] = newest_jobs_first(job for job in backup.restore_jobs() if passes(job, params))
 

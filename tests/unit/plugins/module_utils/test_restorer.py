@@ -1,17 +1,34 @@
 # Copyright: atlasops.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The restore logic of restore_job (re-use, create, lost answers, 409, cancel), without a module or a network."""
+"""The restore logic of restore_job (re-use, create never twice, lost answers, 409, batches, cancel).
+
+No module and no network: a fake ClusterBackup whose job list can lag behind its creates, and an injected
+clock, so the settle window is proven to the second without real pauses.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
-from ansible_collections.atlasops.backup.plugins.module_utils._restore import Restorer
+from ansible_collections.atlasops.backup.plugins.module_utils._restore import LostCreate, Restorer
 from ansible_collections.atlasops.backup.plugins.module_utils._restore_request import RestoreRequest
 from ansible_collections.atlasops.backup.plugins.module_utils._views import job_view
 
 PROJECT, SNAPSHOT, OTHER_SNAPSHOT = "5f1a2b3c4d5e6f7a8b9c0d1e", "6741a2b3c4d5e6f7a8b9c0aa", "6741a2b3c4d5e6f7a8b9c0bb"
+REQUEST_TIMEOUT = 7
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds >= 0
+        self.now += seconds
 
 
 def raw_job(number: int, snapshot: str = SNAPSHOT, target: str = "dr", **fields) -> dict:
@@ -22,47 +39,58 @@ def raw_job(number: int, snapshot: str = SNAPSHOT, target: str = "dr", **fields)
 
 
 class FakeBackup:
-    """A ClusterBackup whose jobs live in a list; create_restore_job answers from a script of outcomes."""
+    """A ClusterBackup whose jobs live in a list. Each POST follows the next step of `creates`:
+    "ok", or (an AtlasError to raise, whether Atlas made the job anyway); a made job shows in the list
+    `lag` seconds after the POST (a slow create, or a lagging list)."""
 
-    cluster_type = "dedicated"
-
-    def __init__(self, jobs=(), creates=()):
-        self.raws = list(jobs)
-        # one per POST: "ok", or (an AtlasError to raise, whether Atlas made the job all the same); then "ok"
+    def __init__(self, clock, jobs=(), creates=(), lag=0.0, cluster_type="dedicated", batch=1):
+        self.clock = clock
+        self.cluster_type = cluster_type
+        self.raws = [(0.0, raw) for raw in jobs]  # (visible from, job)
         self.creates = list(creates)
+        self.lag = lag
+        self.batch = batch
         self.posts = 0
+        self.lists = 0
+        self.list_error = None  # raised by every list from the first POST on
+        self.list_error_after_post = None
         self.deleted = []
         self.numbers = iter(range(100, 200))
 
     def restore_jobs(self, deadline=None):
-        return (job_view(raw, self.cluster_type) for raw in self.raws)
+        self.lists += 1
+        if self.list_error:
+            raise self.list_error
+        return (job_view(raw, self.cluster_type) for visible, raw in self.raws if visible <= self.clock())
 
     def restore_job(self, job_id, deadline=None):
-        return next(job_view(raw, self.cluster_type) for raw in self.raws if raw["id"] == job_id)
+        return next(job_view(raw, self.cluster_type) for dummy, raw in self.raws if raw["id"] == job_id)
 
-    def create_restore_job(self, body):
+    def create_restore_job(self, body, deadline=None):
         self.posts += 1
+        self.list_error = self.list_error_after_post
         outcome = self.creates.pop(0) if self.creates else "ok"
-        if outcome != "ok":
-            error, made = outcome
-            if made:
-                self.raws.append(raw_job(next(self.numbers), body["snapshotId"], body["targetClusterName"]))
+        error, made = (None, True) if outcome == "ok" else outcome
+        new = []
+        if made:
+            for dummy in range(self.batch):
+                raw = raw_job(next(self.numbers), body["snapshotId"], body.get("targetClusterName", "dr"))
+                self.raws.append((self.clock() + (self.lag if error else 0.0), raw))
+                new.append(job_view(raw, self.cluster_type))
+        if error:
             raise error
-        made = raw_job(next(self.numbers), body["snapshotId"], body["targetClusterName"])
-        self.raws.append(made)
-        return [job_view(made, self.cluster_type)]
+        return new
 
     def cancel_restore_job(self, job_id):
         self.deleted.append(job_id)
-        next(raw for raw in self.raws if raw["id"] == job_id)["cancelled"] = True
+        next(raw for dummy, raw in self.raws if raw["id"] == job_id)["cancelled"] = True
 
 
-def restorer(backup, check_mode=False, max_retries=2):
-    warnings, pauses = [], []
-    service = Restorer(backup, {}, check_mode=check_mode, diff=True, warn=warnings.append,
-                       pause=lambda retries, at_least=None: pauses.append((retries, at_least)), max_retries=max_retries,
-                       request_timeout=7)
-    return service, warnings, pauses
+def restorer(backup, clock, check_mode=False, max_retries=2, deadline=None):
+    warnings = []
+    service = Restorer(backup, {}, check_mode=check_mode, diff=True, warn=warnings.append, max_retries=max_retries,
+                       request_timeout=REQUEST_TIMEOUT, deadline=deadline, clock=clock, sleep=clock.sleep)
+    return service, warnings
 
 
 def request(snapshot=SNAPSHOT, target="dr"):
@@ -70,75 +98,181 @@ def request(snapshot=SNAPSHOT, target="dr"):
                           snapshot_id=snapshot, target_cluster_name=target)
 
 
-LOST = AtlasError("no answer", status=None, transient=True, ambiguous=True, timed_out=True)
+TIMED_OUT = AtlasError("no answer within request_timeout", transient=True, ambiguous=True, timed_out=True)
 BAD_GATEWAY = AtlasError("bad gateway", status=502, transient=True, ambiguous=True)
+CONFLICT = AtlasError("conflict", status=409, error_code="CLUSTER_RESTORE_IN_PROGRESS_CANNOT_UPDATE")
 
 
-def test_a_matching_job_is_reused_without_a_post():
-    backup = FakeBackup(jobs=[raw_job(1, finishedAt="2026-11-20T06:00:00Z")])
-    service, warnings, dummy = restorer(backup)
-    job = service.ensure(request())
-    assert backup.posts == 0 and job["id"] == backup.raws[0]["id"]
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def test_a_matching_job_is_reused_without_a_post(clock):
+    backup = FakeBackup(clock, jobs=[raw_job(1, finishedAt="2026-11-20T06:00:00Z")])
+    service, dummy = restorer(backup, clock)
+    jobs = service.ensure(request())
+    assert backup.posts == 0 and jobs[0]["id"] == backup.raws[0][1]["id"]
     assert service.result["reused"] is True and service.result["changed"] is False
     assert service.result["diff"]["before"] == service.result["diff"]["after"]
 
 
-def test_a_failed_or_different_job_is_not_reused_and_one_post_starts_the_restore():
-    backup = FakeBackup(jobs=[raw_job(1, failed=True), raw_job(2, snapshot=OTHER_SNAPSHOT), raw_job(3, target="other")])
-    service, dummy, dummy = restorer(backup)
-    job = service.ensure(request())
+def test_a_finished_automated_job_marked_expired_later_is_still_reused(clock):
+    backup = FakeBackup(clock, jobs=[raw_job(1, finishedAt="2026-11-20T06:00:00Z", expired=True)])
+    service, dummy = restorer(backup, clock)
+    assert service.ensure(request())[0]["status"] == "completed" and backup.posts == 0
+
+
+def test_a_failed_or_different_job_is_not_reused_and_one_post_starts_the_restore(clock):
+    backup = FakeBackup(clock, jobs=[raw_job(1, failed=True), raw_job(2, snapshot=OTHER_SNAPSHOT), raw_job(3, target="other")])
+    service, dummy = restorer(backup, clock)
+    jobs = service.ensure(request())
     assert backup.posts == 1 and service.result["changed"] is True and service.result["reused"] is False
-    assert job["id"] == backup.raws[-1]["id"] and service.result["request"]["snapshotId"] == SNAPSHOT
+    assert jobs[0]["id"] == backup.raws[-1][1]["id"] and service.result["request"]["snapshotId"] == SNAPSHOT
 
 
-def test_check_mode_predicts_without_posting():
-    backup = FakeBackup()
-    service, dummy, dummy = restorer(backup, check_mode=True)
-    assert service.ensure(request()) is None
+def test_check_mode_predicts_without_posting(clock):
+    backup = FakeBackup(clock)
+    service, dummy = restorer(backup, clock, check_mode=True)
+    assert service.ensure(request()) == []
     assert backup.posts == 0 and service.result["changed"] is True and service.result["restore_job"] is None
     assert service.result["diff"]["before"] == {} and service.result["diff"]["after"]["snapshot_id"] == SNAPSHOT
 
 
-def test_force_starts_a_new_job_even_when_one_matches():
-    backup = FakeBackup(jobs=[raw_job(1)])
-    service, dummy, dummy = restorer(backup)
+def test_force_starts_a_new_job_even_when_one_matches(clock):
+    backup = FakeBackup(clock, jobs=[raw_job(1)])
+    service, dummy = restorer(backup, clock)
     service.ensure(request(), force=True)
     assert backup.posts == 1
 
 
-def test_after_a_lost_answer_the_job_it_made_is_found_instead_of_posting_again():
-    backup = FakeBackup(creates=[(LOST, True)])
-    service, warnings, pauses = restorer(backup)
-    job = service.ensure(request())
-    assert backup.posts == 1 and len(backup.raws) == 1 and job["id"] == backup.raws[0]["id"]
-    assert pauses == [(0, 7)]  # a timed-out create may still be in flight: at least request_timeout before looking
-    assert "found the matching job" in warnings[0]
+@pytest.mark.parametrize("error", [TIMED_OUT, BAD_GATEWAY], ids=["timed-out", "502"])
+@pytest.mark.parametrize("lag", [0.0, 3.0, 5.0, REQUEST_TIMEOUT + 29.0])
+def test_a_job_that_shows_up_late_within_the_settle_window_is_the_one(clock, error, lag):
+    backup = FakeBackup(clock, creates=[(error, True)], lag=lag)
+    service, warnings = restorer(backup, clock)
+    started = clock()
+    jobs = service.ensure(request())
+    assert backup.posts == 1 and len(backup.raws) == 1 and jobs[0]["id"] == backup.raws[0][1]["id"]
+    assert clock() - started <= REQUEST_TIMEOUT + 30 + 1e-9
+    assert backup.lists >= 2 and "found the matching job" in warnings[0]
+    assert service.result["changed"] is True and service.result["reused"] is False
 
 
-def test_a_lost_answer_whose_job_never_appears_is_sent_again_within_max_retries():
-    backup = FakeBackup(creates=[(BAD_GATEWAY, False)] * 3)
-    service, dummy, dummy = restorer(backup, max_retries=2)
-    with pytest.raises(AtlasError):
+def test_the_create_is_sent_again_only_after_a_whole_settle_window_without_its_job(clock):
+    backup = FakeBackup(clock, creates=[(BAD_GATEWAY, False), (BAD_GATEWAY, False)])
+    service, warnings = restorer(backup, clock)
+    posted_at = []
+    original = backup.create_restore_job
+
+    def create(body, deadline=None):
+        posted_at.append(clock())
+        return original(body, deadline)
+
+    backup.create_restore_job = create
+    jobs = service.ensure(request())
+    assert backup.posts == 3 and len(backup.raws) == 1 and jobs[0]["id"] == backup.raws[0][1]["id"]
+    gaps = [later - earlier for earlier, later in zip(posted_at, posted_at[1:])]
+    assert all(gap >= REQUEST_TIMEOUT + 30 for gap in gaps), gaps
+    assert service.result["changed"] is True
+
+
+def test_when_the_retries_are_spent_the_failure_says_a_create_was_sent_and_a_rerun_is_safe(clock):
+    backup = FakeBackup(clock, creates=[(TIMED_OUT, False)] * 3)
+    service, dummy = restorer(backup, clock, max_retries=2)
+    with pytest.raises(LostCreate) as caught:
         service.ensure(request())
-    assert backup.posts == 3  # the first try and max_retries more, each after a look
+    assert backup.posts == 3  # the first try and max_retries more, each after a whole settle window
+    assert "may still appear" in str(caught.value) and "Re-running the task is safe" in str(caught.value)
+    assert service.result["changed"] is True  # something may have been made
 
 
-def test_a_409_names_the_job_in_the_way():
+def test_a_create_never_sent_again_when_the_look_up_fails(clock):
+    backup = FakeBackup(clock, creates=[(TIMED_OUT, False)])
+    backup.list_error_after_post = AtlasError("Atlas answered HTTP 503", status=503, transient=True)
+    service, dummy = restorer(backup, clock)
+    with pytest.raises(LostCreate) as caught:
+        service.ensure(request())
+    assert backup.posts == 1
+    assert "a create request was sent" in str(caught.value) and "looking for it failed too" in str(caught.value)
+    assert "503" in str(caught.value)
+
+
+def test_the_settle_window_ends_at_the_deadline(clock):
+    backup = FakeBackup(clock, creates=[(TIMED_OUT, False)] * 5)
+    service, dummy = restorer(backup, clock, max_retries=5, deadline=clock() + 20)
+    with pytest.raises(LostCreate):
+        service.ensure(request())
+    assert backup.posts == 1 and clock() <= 1000.0 + 20
+
+
+def test_refused_creates_are_final_and_change_nothing(clock):
+    for error in (AtlasError("bad request", status=400, error_code="INVALID_ATTRIBUTE"),
+                  AtlasError("not implemented", status=501)):
+        backup = FakeBackup(clock, creates=[(error, False)])
+        service, dummy = restorer(backup, clock)
+        with pytest.raises(AtlasError):
+            service.ensure(request())
+        assert backup.posts == 1 and service.result["changed"] is False
+
+
+def test_a_409_names_the_job_in_the_way(clock):
     in_the_way = raw_job(1, snapshot=OTHER_SNAPSHOT)
-    backup = FakeBackup(jobs=[in_the_way], creates=[(AtlasError("conflict", status=409, error_code="CLUSTER_RESTORE_IN_PROGRESS"), False)])
-    service, dummy, dummy = restorer(backup)
+    backup = FakeBackup(clock, jobs=[in_the_way], creates=[(CONFLICT, False)])
+    service, dummy = restorer(backup, clock)
     with pytest.raises(AtlasError) as caught:
         service.ensure(request())
     assert in_the_way["id"] in str(caught.value) and "restore_job_info" in str(caught.value)
-    assert caught.value.status == 409 and caught.value.error_code == "CLUSTER_RESTORE_IN_PROGRESS"
+    assert caught.value.status == 409 and service.result["changed"] is False
 
 
-def test_cancel_rules():
+def test_a_409_from_a_concurrent_run_of_the_same_restore_is_reused_not_claimed(clock):
+    backup = FakeBackup(clock, creates=[(CONFLICT, True)])  # the other run's create made the job
+    service, warnings = restorer(backup, clock)
+    jobs = service.ensure(request())
+    assert jobs[0]["id"] == backup.raws[0][1]["id"]
+    assert service.result["changed"] is False and service.result["reused"] is True
+    assert "another run" in warnings[0]
+
+
+def test_a_409_after_a_lost_create_of_this_run_cannot_tell_whose_job_it_is(clock):
+    backup = FakeBackup(clock, creates=[(BAD_GATEWAY, False), (CONFLICT, True)])
+    service, warnings = restorer(backup, clock)
+    service.ensure(request())
+    assert service.result["changed"] is True and service.result["reused"] is False
+    assert "either by that create or by another run" in warnings[-1]
+
+
+def test_an_extra_job_made_by_a_lost_create_is_named(clock):
+    backup = FakeBackup(clock, creates=[(BAD_GATEWAY, True)], lag=REQUEST_TIMEOUT + 60)  # lands after the window
+    service, warnings = restorer(backup, clock)
+    jobs = service.ensure(request())
+    assert backup.posts == 2 and jobs[0]["id"] == backup.raws[1][1]["id"]
+    clock.sleep(60)
+    service.warn_about_extra_jobs()
+    assert backup.raws[0][1]["id"] in warnings[-1] and "as well as" in warnings[-1]
+
+
+def test_a_legacy_batch_is_kept_whole_with_the_worst_status(clock):
+    backup = FakeBackup(clock, cluster_type="legacy", batch=3)
+    backup.create_restore_job = lambda body, deadline=None: [
+        job_view({"id": f"6740{n:020x}", "statusName": status, "snapshotId": SNAPSHOT, "batchId": "b" * 24,
+                  "delivery": {"methodName": "HTTP", "targetClusterName": "dr", "targetGroupId": PROJECT}}, "legacy")
+        for n, status in ((1, "FINISHED"), (2, "IN_PROGRESS"), (3, "FINISHED"))]
+    legacy = RestoreRequest(cluster_type="legacy", project_id=PROJECT, cluster_name="prod", delivery_type="automated",
+                            snapshot_id=SNAPSHOT, target_cluster_name="dr")
+    service, dummy = restorer(backup, clock)
+    jobs = service.ensure(legacy)
+    assert len(jobs) == 3 and len(service.result["restore_jobs"]) == 3
+    assert service.result["restore_job"]["id"] == jobs[0]["id"] and service.result["restore_job"]["status"] == "in_progress"
+
+
+def test_cancel_rules(clock):
     download = raw_job(1, deliveryType="download", targetClusterName=None)
     automated = raw_job(2)
     done = raw_job(3, deliveryType="download", targetClusterName=None, deliveryUrl=["https://x"])
-    backup = FakeBackup(jobs=[download, automated, done])
-    service, dummy, dummy = restorer(backup)
+    backup = FakeBackup(clock, jobs=[download, automated, done])
+    service, dummy = restorer(backup, clock)
     service.cancel(done["id"])
     assert service.result["changed"] is False and backup.deleted == []
     with pytest.raises(ValueError, match="cancels only download jobs"):

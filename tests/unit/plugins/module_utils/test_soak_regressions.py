@@ -101,16 +101,17 @@ def atlas_script(monkeypatch):
     monkeypatch.setenv("MONGODB_ATLAS_PRIVATE_API_KEY", SECRET)
     monkeypatch.setenv("MONGODB_ATLAS_BASE_URL", BASE_URL)
     ansible_warnings._global_warnings.clear()  # module warnings are process-global
-    script = {}
+    script = {"now": 1000.0}
 
     def sleep(seconds):
-        # no real pause; a test may make something happen "meanwhile" (script["on_sleep"])
+        # no real pause, but the clock moves; a test may make something happen "meanwhile" (script["on_sleep"])
         script.setdefault("slept", []).append(seconds)
+        script["now"] += seconds
         if script.get("on_sleep"):
             script["on_sleep"]()
 
     def build(base_url, credentials, **kwargs):
-        kwargs.update(sleep=sleep, jitter=lambda low, high: low)
+        kwargs.update(sleep=sleep, clock=lambda: script["now"], jitter=lambda low, high: low)
         built = AtlasClient(base_url, credentials, **kwargs)
         script["adapter"] = mount(built, Scripted(handler=script["handler"]))
         return built
@@ -310,20 +311,21 @@ def test_every_job_made_by_lost_creates_is_named(atlas_script, capsys):
     assert JOB_ID in warnings and SECOND_JOB_ID in warnings
 
 
-# --- 7. a timed-out create may still be in flight: look no sooner than request_timeout after it ---------
+# --- 7. a timed-out create may still be in flight: look for it over request_timeout + 30 s before sending again ---------
 
 
-def test_after_a_timed_out_create_the_look_up_waits_at_least_request_timeout(atlas_script, capsys):
+def test_after_a_timed_out_create_the_look_up_goes_on_past_request_timeout(atlas_script, capsys):
     seen = {"posts": 0}
 
     def handler(sent):
         if sent["method"] == "POST":
             seen["posts"] += 1
             return requests.exceptions.ReadTimeout("read timed out")
-        return jobs_page([RUNNING_JOB] if seen["posts"] else [])
+        # the slow create lands only after 40 s of looking (request_timeout 12 + 28)
+        return jobs_page([RUNNING_JOB] if seen["posts"] and sum(atlas_script.get("slept", [])) >= 40 else [])
 
     atlas_script["handler"] = handler
     result = run_module(restore_job.main, restore_args(request_timeout=12), capsys)
     assert not result.get("failed"), result.get("msg")
     assert result["restore_job"]["id"] == JOB_ID and seen["posts"] == 1
-    assert atlas_script["slept"] == [12]
+    assert 40 <= sum(atlas_script["slept"]) <= 12 + 30 and len(atlas_script["slept"]) > 2
