@@ -35,6 +35,7 @@ class Endpoint:
     media_type: str
     paginated: bool = False
     role: str = "Project Read Only"  # the least Atlas role that may call it, for 403 hints
+    cluster_type: str = ""  # the cluster type whose API this row belongs to, for hints
 
     def path(self, params: dict) -> str:
         """The URL path with every placeholder checked and percent-encoded."""

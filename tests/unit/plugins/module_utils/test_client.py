@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import requests
 
@@ -222,7 +224,7 @@ def test_version_gone_hint(cluster_type, expected):
     client, dummy = make_client()
     mount(client, Scripted([(410, {"error": 410, "errorCode": "VERSION_GONE", "detail": "gone"})]))
     with pytest.raises(AtlasError) as caught:
-        client.call(endpoint(cluster_type, "list_restore_jobs"), PARAMS, context=cluster_type)
+        client.call(dataclasses.replace(endpoint(cluster_type, "list_restore_jobs"), cluster_type=cluster_type), PARAMS)
     assert expected in str(caught.value)
 
 
