@@ -201,7 +201,7 @@ class AtlasClient:
                 error = self._transport_error(failure, operation, replay_safe, attempts, timeout)
             else:
                 if 200 <= status < 300:
-                    return self._decoded(status, content, operation, expect, replay_safe, attempts)
+                    return self._decoded(status, content, operation, expect, replay_safe, attempts, token_call)
                 if 300 <= status < 400:
                     raise self._redirect_error(status, response_headers, operation, attempts)
                 if status == 401 and not token_call and renewals < 3 and self._renewable(response_headers):
@@ -260,7 +260,8 @@ class AtlasClient:
             if response is not None:
                 response.close()
 
-    def _decoded(self, status: int, content: bytes, operation: str, expect, replay_safe: bool, attempts: int):
+    def _decoded(self, status: int, content: bytes, operation: str, expect, replay_safe: bool, attempts: int,
+                 constants: bool = False):
         # An unusable success answer to a POST still means Atlas carried it out: the caller must look.
         def unusable(what: str) -> AtlasError:
             return AtlasError(f"Atlas answered {operation} with HTTP {status} and {what}", status=status, operation=operation,
@@ -270,7 +271,7 @@ class AtlasClient:
             if expect is not None and status != 204:
                 raise unusable("an empty body where a JSON answer was expected")
             return None
-        answer = _parse_json(content, unusable)
+        answer = _parse_json(content, unusable, constants)
         if expect is not None and not isinstance(answer, expect):
             raise unusable(f"a JSON {_json_type(answer)} where {_json_type_name(expect)} was expected")
         return answer
@@ -664,9 +665,10 @@ def parse_retry_after(value, now: float) -> float | None:
     return min(max(0.0, seconds), RETRY_AFTER_CEILING)
 
 
-def _parse_json(content: bytes, unusable):
+def _parse_json(content: bytes, unusable, constants: bool = False):
+    """The JSON of an answer; NaN and Infinity only when constants (token answers: the field check names them)."""
     try:
-        answer = json.loads(content, parse_constant=_refuse_constant)
+        answer = json.loads(content, parse_constant=float if constants else _refuse_constant)
     except RecursionError:
         raise unusable(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError:
