@@ -45,11 +45,10 @@ try:
     import requests
     from requests.adapters import HTTPAdapter
     from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
-    HTTPAdapter = AuthBase = HTTPConnectionPool = HTTPSConnectionPool = object
+    HTTPAdapter = AuthBase = object
 else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -225,7 +224,8 @@ class AtlasClient:
             return self.request_timeout
         left = deadline - self._clock()
         if left <= 0:
-            raise AtlasError(f"{operation} not sent: the deadline has passed ({_tries(attempts)} before)", operation=operation,
+            before = f" ({_tries(attempts)} made before)" if attempts else ""
+            raise AtlasError(f"{operation} not sent: the deadline has passed{before}", operation=operation,
                              timed_out=True, never_sent=True, attempts=attempts)
         return min(self.request_timeout, left)
 
@@ -425,7 +425,9 @@ class _Digest(AuthBase):
 class _Session(requests.Session if HAS_REQUESTS else object):
     """A session that cannot follow a redirect, whatever a request asks."""
 
-    max_redirects = 0
+    def __init__(self):
+        super().__init__()
+        self.max_redirects = 0
 
     def get_redirect_target(self, resp):  # pylint: disable=unused-argument
         return None
@@ -493,7 +495,16 @@ def _shut(connection) -> None:
             pass
 
 
+_WATCHED_POOLS: dict = {}
+
+
 def _watched(pool_class):
+    """pool_class (a urllib3 connection pool) whose connections register with the current _Watch."""
+    if pool_class in _WATCHED_POOLS.values():
+        return pool_class
+    if pool_class in _WATCHED_POOLS:
+        return _WATCHED_POOLS[pool_class]
+
     class Watched(pool_class):
         def _get_conn(self, timeout=None):
             connection = super()._get_conn(timeout=timeout)
@@ -503,13 +514,15 @@ def _watched(pool_class):
             return connection
 
     Watched.__name__ = "Watched" + pool_class.__name__
+    _WATCHED_POOLS[pool_class] = Watched
     return Watched
 
 
-if HAS_REQUESTS:
-    _WATCHED_POOLS = {"http": _watched(HTTPConnectionPool), "https": _watched(HTTPSConnectionPool)}
-else:
-    _WATCHED_POOLS = {}
+def _watch_pools(manager) -> None:
+    """Make a urllib3 pool manager (plain, proxy or SOCKS) create watched pools."""
+    classes = getattr(manager, "pool_classes_by_scheme", None)
+    if isinstance(classes, dict):
+        manager.pool_classes_by_scheme = {scheme: _watched(pool_class) for scheme, pool_class in classes.items()}
 
 
 class _WatchedAdapter(HTTPAdapter):
@@ -517,12 +530,11 @@ class _WatchedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        _watch_pools(self.poolmanager)
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if getattr(manager, "pool_classes_by_scheme", None) is not None:
-            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        _watch_pools(manager)
         return manager
 
 
@@ -535,16 +547,14 @@ def _read_body(response, watch: _Watch) -> bytes:
         if len(content) > MAX_ANSWER_BYTES:
             raise _Failure("too_large")
         return content
-    chunks = []
-    size = 0
+    content = bytearray()
     for chunk in response.iter_content(_CHUNK):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
+        if len(content) + len(chunk) > MAX_ANSWER_BYTES:
             raise _Failure("too_large")
-        chunks.append(chunk)
+        content += chunk
         if watch.fired:
             raise _Failure("timeout")
-    return b"".join(chunks)
+    return content  # a bytearray: json and decode read it as bytes, without a copy
 
 
 def _failure_kind(exc: BaseException) -> str:
