@@ -203,7 +203,7 @@ class AtlasClient:
                     return self._decoded(status, content, operation, expect, replay_safe, attempts, token_call)
                 if 300 <= status < 400:
                     raise self._redirect_error(status, response_headers, operation, attempts)
-                if status == 401 and not token_call and renewals < 3 and self._renewable(response_headers):
+                if status == 401 and not token_call and self._renewable(response_headers, renewals):
                     renewals += 1
                     continue
                 if status != 401:
@@ -225,8 +225,9 @@ class AtlasClient:
         left = deadline - self._clock()
         if left <= 0:
             before = f" ({_tries(attempts)} made before)" if attempts else ""
+            # transient: a caller's own loop (a wait) may treat it as the end of its time like a lost poll
             raise AtlasError(f"{operation} not sent: the deadline has passed{before}", operation=operation,
-                             timed_out=True, never_sent=True, attempts=attempts)
+                             transient=True, never_sent=True, attempts=attempts)
         return min(self.request_timeout, left)
 
     def _send(self, method, url, timeout, *, headers, query, json_body, form, auth):
@@ -296,13 +297,16 @@ class AtlasClient:
                          ambiguous=not replay_safe and status in AMBIGUOUS_STATUSES, attempts=attempts,
                          max_retries=self.max_retries, secrets=self._secrets())
 
-    def _renewable(self, headers) -> bool:
+    def _renewable(self, headers, renewals: int) -> bool:
         """Whether a 401 asks for fresh credentials rather than other ones: an expired or revoked
-        bearer token (fetch a new one), or a digest challenge not yet answered or a stale nonce."""
+        bearer token (fetch a new one, twice at most), or a digest challenge not yet answered or a
+        stale nonce (the first challenge of a run is no renewal: three at most)."""
         if isinstance(self.credentials, ServiceAccount):
+            if renewals >= 2:
+                return False
             self._token = None
             return True
-        return self._auth.take_challenge(headers.get("WWW-Authenticate", ""))
+        return renewals < 3 and self._auth.take_challenge(headers.get("WWW-Authenticate", ""))
 
     def _transport_error(self, failure: "_Failure", operation: str, replay_safe: bool, attempts: int,
                          timeout: float) -> AtlasError:
@@ -655,11 +659,11 @@ def parse_retry_after(value, now: float) -> float | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if not value or len(value) > 64:
-        return None if not value.isascii() or not value.isdigit() else RETRY_AFTER_CEILING
     if value.isascii() and value.isdigit():
-        return min(float(int(value)), RETRY_AFTER_CEILING)
-    if not value.isascii():
+        # more digits than a 300 s ceiling needs are not even converted
+        digits = value.lstrip("0") or "0"
+        return RETRY_AFTER_CEILING if len(digits) > 6 else min(float(digits), RETRY_AFTER_CEILING)
+    if not value or len(value) > 64 or not value.isascii():
         return None
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -263,3 +263,32 @@ def test_list_all_keeps_only_what_keep_returns_page_by_page():
     adapter = mount(client, Scripted(handler=lambda sent: page([{"id": f"{i:024x}", "n": i} for i in range(3)], 3, True)))
     kept = client.list_all(endpoint("dedicated", "list_restore_jobs"), PARAMS, keep=lambda item: item["n"] if item["n"] else None)
     assert kept == [1, 2] and len(adapter.sent) == 1
+
+
+def test_items_of_an_unpaginated_list_is_one_request_without_duplicates():
+    client, dummy = make_client()
+    adapter = mount(client, Scripted([(200, {"results": [{"id": "a" * 24}, {"id": "a" * 24}, {"id": "b" * 24}]})]))
+    assert [item["id"] for item in client.items(endpoint("dedicated", "list_sharded_snapshots"), PARAMS)] == ["a" * 24, "b" * 24]
+    assert len(adapter.sent) == 1
+
+
+def test_the_cluster_type_of_the_endpoint_row_wins_over_the_old_context_argument():
+    client, dummy = make_client()
+    mount(client, Scripted([(410, {"error": 410, "errorCode": "VERSION_GONE"})] * 2))
+    serverless = dataclasses.replace(endpoint("serverless", "list_restore_jobs"), cluster_type="serverless")
+    with pytest.raises(AtlasError) as caught:
+        client.call(serverless, PARAMS, context="dedicated")
+    assert "migrate the cluster to flex" in str(caught.value)
+    with pytest.raises(AtlasError) as caught:
+        client.call(endpoint("serverless", "list_restore_jobs"), PARAMS, context="serverless")  # a row without cluster_type
+    assert "migrate the cluster to flex" in str(caught.value)
+
+
+def test_a_token_refused_again_and_again_is_renewed_twice_then_reported():
+    client, dummy = make_client(ServiceAccount("sa-id", SECRET))
+    adapter = mount(client, Scripted(handler=lambda sent: (200, {"access_token": "t", "expires_in": 3600}) if "oauth" in sent["path"]
+                                     else (401, {"error": 401, "errorCode": "UNAUTHORIZED"})))
+    with pytest.raises(AtlasError) as caught:
+        client.call(endpoint("dedicated", "get_restore_job"), PARAMS)
+    assert caught.value.status == 401
+    assert [sent["path"] for sent in adapter.sent].count("/api/oauth/token") == 3

@@ -59,6 +59,11 @@ def test_ascii_digits_are_read_and_capped(value):
     assert parse_retry_after(value, now=NOW) == min(float(int(value)), RETRY_AFTER_CEILING)
 
 
+@pytest.mark.parametrize("value, seconds", [("0000000000042", 42.0), ("0" * 300, 0.0), ("000000301", 300.0), (" 17 ", 17.0)])
+def test_leading_zeros_and_spaces_do_not_change_the_number(value, seconds):
+    assert parse_retry_after(value, now=NOW) == seconds
+
+
 @FAST
 @given(st.text(st.characters(categories=("Nd", "No")), min_size=1, max_size=10).filter(lambda text: not text.isascii()))
 def test_digits_that_are_not_ascii_are_ignored(value):
