@@ -469,7 +469,7 @@ class _Watch:
     def __exit__(self, *exc_info):
         with self._lock:
             self._done = True
-        self._timer.cancel()
+            self._timer.cancel()
         _CURRENT.watch = None
         return False
 
@@ -484,19 +484,26 @@ class _Watch:
             if self._done:
                 return
             self.fired = True
-            for connection in self._connections:
-                _shut(connection)
+            unconnected = [connection for connection in self._connections if not _shut(connection)]
+            if unconnected:
+                # still connecting when the time was up: shut it as soon as it has a socket
+                self._timer = threading.Timer(0.05, self._fire)
+                self._timer.daemon = True
+                self._timer.start()
 
 
-def _shut(connection) -> None:
+def _shut(connection) -> bool:
+    """Shut the connection's socket down (the reader wakes up at once); whether it had one."""
     sock = getattr(connection, "sock", None)
     sock = getattr(sock, "socket", sock)  # urllib3's TLS-in-TLS wrapper keeps the socket inside
-    if isinstance(sock, socket.socket):
-        try:
-            # the plain socket's shutdown: an SSLSocket's own would tear down its TLS state under the reader
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        # the plain socket's shutdown: an SSLSocket's own would tear down its TLS state under the reader
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+    return True
 
 
 _WATCHED_POOLS: dict = {}

@@ -144,7 +144,8 @@ def _hint(status: int, error_code: str | None, role: str | None, cluster_type: s
         return _HINTS_BY_STATUS[(status, None)]
     if status == 429:
         if max_retries is not None and attempts > max_retries:
-            return f"Atlas kept rate-limiting this request through {attempts} tries (max_retries: {max_retries}): try later or raise max_retries"
+            tries = "1 try" if attempts == 1 else f"{attempts} tries"
+            return f"Atlas kept rate-limiting this request through {tries} (max_retries: {max_retries}): try later or raise max_retries"
         asked = f" for {retry_after:g} s" if retry_after else ""
         return f"Atlas asked to slow down{asked} and the time left before the deadline did not allow another try"
     return None
