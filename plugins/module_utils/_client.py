@@ -129,9 +129,14 @@ class AtlasClient:
             expect = dict if endpoint.method == "GET" else None
         url = self.base_url + endpoint.path(params)
         headers = {"Accept": endpoint.media_type}
+        payload = None
         if body is not None:
             headers["Content-Type"] = endpoint.media_type
-        return self._exchange(endpoint.method, url, endpoint.operation_id, headers=headers, query=query, json_body=body,
+            try:  # here, so that a body that cannot be sent never counts as a request that may have been sent
+                payload = json.dumps(body, allow_nan=False).encode("utf-8")
+            except (TypeError, ValueError):
+                raise ValueError(f"{endpoint.operation_id}: the request body cannot be sent as JSON") from None
+        return self._exchange(endpoint.method, url, endpoint.operation_id, headers=headers, query=query, data=payload,
                               replay_safe=endpoint.method != "POST", deadline=deadline, expect=expect, role=endpoint.role,
                               cluster_type=getattr(endpoint, "cluster_type", "") or context)
 
@@ -183,8 +188,7 @@ class AtlasClient:
 
     # --- transport --------------------------------------------------------------------------
 
-    def _exchange(self, method: str, url: str, operation: str, *, headers: dict, query=None, json_body=None,
-                  form=None, replay_safe: bool, deadline: float | None, expect=None, role: str | None = None,
+    def _exchange(self, method: str, url: str, operation: str, *, headers: dict, query=None, data=None, replay_safe: bool, deadline: float | None, expect=None, role: str | None = None,
                   cluster_type: str | None = None, token_call: bool = False):
         attempts = 0
         retries = 0
@@ -194,8 +198,8 @@ class AtlasClient:
             timeout = self._time_for_request(deadline, operation, attempts)
             attempts += 1
             try:
-                status, response_headers, content = self._send(method, url, timeout, headers=headers, query=query,
-                                                               json_body=json_body, form=form, auth=auth)
+                status, response_headers, content = self._send(method, url, timeout, headers=headers, query=query, data=data,
+                                                               auth=auth)
             except _Failure as failure:
                 error = self._transport_error(failure, operation, replay_safe, attempts, timeout)
             else:
@@ -208,8 +212,8 @@ class AtlasClient:
                     continue
                 if status != 401:
                     renewals = 0
-                error = self._status_error(status, response_headers, content, operation, replay_safe, attempts, retries,
-                                           deadline, role, cluster_type)
+                error = self._status_error(status, response_headers, content, operation, replay_safe, attempts, deadline,
+                                           role, cluster_type)
             if not error.transient or error.ambiguous or retries >= self.max_retries:
                 raise error
             pause = self._pause(retries, error.retry_after)
@@ -230,7 +234,7 @@ class AtlasClient:
                              transient=True, never_sent=True, attempts=attempts)
         return min(self.request_timeout, left)
 
-    def _send(self, method, url, timeout, *, headers, query, json_body, form, auth):
+    def _send(self, method, url, timeout, *, headers, query, data, auth):
         """One HTTP exchange within `timeout` seconds in all: (status, headers, body bytes) or _Failure."""
         watch = _Watch(timeout)
         response = None
@@ -238,7 +242,7 @@ class AtlasClient:
             with watch, warnings.catch_warnings():
                 # validate_certs: false is the caller's informed choice; it warns once, not per request.
                 warnings.filterwarnings("ignore", message="Unverified HTTPS request")
-                response = self.session.request(method, url, params=query, json=json_body, data=form, headers=headers,
+                response = self.session.request(method, url, params=query, data=data, headers=headers,
                                                 auth=auth, timeout=timeout, verify=self.validate_certs, stream=True,
                                                 allow_redirects=False)
                 status = response.status_code
@@ -286,7 +290,7 @@ class AtlasClient:
                           "check base_url (scheme, host and path) and any proxy in between",
                           status=status, operation=operation, attempts=attempts)
 
-    def _status_error(self, status, headers, content, operation, replay_safe, attempts, retries, deadline, role,
+    def _status_error(self, status, headers, content, operation, replay_safe, attempts, deadline, role,
                       cluster_type) -> AtlasError:
         retry_after = parse_retry_after(headers.get("Retry-After"), now=time.time())
         if retry_after is not None and deadline is not None:
@@ -351,7 +355,7 @@ class AtlasClient:
         if self._token is None or not self._token.fresh(now):
             answer = self._exchange(
                 "POST", self.base_url + TOKEN_PATH, "oauth_token", headers={"Accept": "application/json"},
-                form={"grant_type": "client_credentials"}, replay_safe=True, deadline=deadline, expect=None,
+                data={"grant_type": "client_credentials"}, replay_safe=True, deadline=deadline, expect=None,
                 token_call=True,
             )
             try:
