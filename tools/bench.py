@@ -86,13 +86,13 @@ class Workspace(Playbooks):
     def env(self, credentials: str = "api_key", extra: dict | None = None) -> dict:
         return dict(super().env(credentials, extra), ANSIBLE_DEPRECATION_WARNINGS="0")
 
-    def run(self, playbook, *, wrap_rss: Path | None = None, timeout: float = 900.0, **kwargs) -> Run:
-        """Run ansible-playbook on a file, a playbook FQCN or a list of tasks; bounded by timeout."""
+    def run(self, tasks=None, *, wrap_rss: Path | None = None, timeout: float = 900.0, **kwargs) -> Run:
+        """Run ansible-playbook on a list of tasks, or on a playbook file or FQCN given in its place; bounded by timeout."""
+        if tasks is not None and not isinstance(tasks, list):
+            tasks, kwargs["playbook"] = None, tasks
         # the controller too: its peak RSS (with all its descendants) goes to wrap_rss
         prefix = (sys.executable, "-c", _CONTROLLER_WRAPPER, str(wrap_rss)) if wrap_rss is not None else ()
-        if isinstance(playbook, list):
-            return super().run(playbook, timeout=timeout, command_prefix=prefix, **kwargs)
-        return super().run(playbook=playbook, timeout=timeout, command_prefix=prefix, **kwargs)
+        return super().run(tasks, timeout=timeout, command_prefix=prefix, **kwargs)
 
 
 _CONTROLLER_WRAPPER = (

@@ -45,18 +45,18 @@ class ClusterBackup:
         return job_view(self._call("get_restore_job", job_id=job_id, deadline=deadline), self.cluster_type)
 
     def create_restore_job(self, body: dict, *, deadline: float | None = None) -> list:
-        """POST one restore; the job views it made (a legacy restore of a sharded cluster makes a batch)."""
-        answer = self._call("create_restore_job", body=body, deadline=deadline)
-        if self.cluster_type == "legacy":
-            raws = answer.get("results") if isinstance(answer, dict) else None
-            if not isinstance(raws, list):
-                raise AtlasError("createGroupClusterRestoreJob: Atlas answered without a list of restore jobs",
-                                 operation="createGroupClusterRestoreJob")
-        else:
-            raws = [answer]
-        jobs = [job_view(raw, self.cluster_type) for raw in raws if isinstance(raw, dict)]
-        if not jobs or not all(job.get("id") for job in jobs):
-            raise AtlasError("Atlas answered the create request without a restore job id", operation="create_restore_job")
+        """POST one restore; the job views it made (a legacy restore of a sharded cluster makes a batch).
+
+        A success answer that names no job cannot say whether Atlas made one: it is a lost answer
+        (ambiguous), so the caller looks for the job before it would send anything again.
+        """
+        target = endpoint(self.cluster_type, "create_restore_job")
+        answer = self.client.call(target, self._params, body=body, deadline=deadline, expect=dict)
+        raws = answer.get("results") if self.cluster_type == "legacy" else [answer]
+        jobs = [job_view(raw, self.cluster_type) for raw in raws if isinstance(raw, dict)] if isinstance(raws, list) else []
+        if not jobs or len(jobs) != len(raws) or not all(isinstance(job.get("id"), str) and job["id"] for job in jobs):
+            raise AtlasError(f"{target.operation_id}: Atlas answered without the restore job it made, if it made one",
+                             operation=target.operation_id, transient=True, ambiguous=True)
         return jobs
 
     def cancel_restore_job(self, job_id: str) -> None:

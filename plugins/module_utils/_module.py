@@ -127,7 +127,11 @@ class AtlasModule:
         client = AtlasClient(
             self.params["base_url"], self._credentials(), request_timeout=self.params["request_timeout"],
             max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"],
+            on_secret=self._module.no_log_values.add,  # bearer tokens: Ansible masks them wherever they would show
         )
+        if not self.params["validate_certs"]:
+            self.warn("validate_certs is false: the TLS certificate of base_url is not checked, so anyone on the network path "
+                      "can read and change what is sent, credentials included")
         # The run's time is the client's (injectable in tests): the wait deadline counts from here, before any request.
         self._clock = client.clock
         self.started = self._clock()
@@ -181,6 +185,12 @@ class AtlasModule:
             return ServiceAccount(*service_account)
         if api_key:
             return ApiKey(*api_key)
+        for names_and_env in (_SERVICE_ACCOUNT_ENV, _API_KEY_ENV):
+            found = [env_names for dummy, env_names in names_and_env if _first_env(env_names)]
+            if found:
+                missing = [env_names for dummy, env_names in names_and_env if not _first_env(env_names)][0]
+                raise InvalidInputError(f"{' or '.join(found[0])} is set in the environment but {' or '.join(missing)} is not: "
+                                        "set both, or give the pair in the task")
         raise InvalidInputError(
             "no Atlas credentials: set client_id and client_secret (environment MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET) "
             "for a service account, or public_key and private_key (environment MONGODB_ATLAS_PUBLIC_API_KEY or MONGODB_ATLAS_PUBLIC_KEY, "

@@ -11,7 +11,7 @@ from ansible_collections.atlasops.backup.plugins.module_utils._time import parse
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
 
 
-def check_snapshot_options(params: dict) -> int | None:
+def check_snapshot_options(params: dict) -> float | None:
     """Refuse what the cluster type does not have; return `before` as epoch seconds (or None)."""
     cluster_type = params["cluster_type"]
     check_hex24("snapshot_id", params["snapshot_id"])
@@ -23,10 +23,11 @@ def check_snapshot_options(params: dict) -> int | None:
         raise InvalidInputError("only dedicated clusters have fallback snapshots")
     if params["before"] is None:
         return None
-    return parse_point_in_time("before", params["before"], allow_future=True)
+    # `before` only filters what Atlas lists: a fraction of a second is fine there.
+    return parse_point_in_time("before", params["before"], allow_future=True, whole_seconds=False)
 
 
-def select(snapshots, *, completed_only: bool, snapshot_type: str | None, before: int | None) -> list:
+def select(snapshots, *, completed_only: bool, snapshot_type: str | None, before: float | None) -> list:
     """The snapshot views that pass the filters, newest first."""
     chosen = []
     for view in snapshots:

@@ -15,9 +15,12 @@ from ansible_collections.atlasops.backup.plugins.module_utils._validation import
 
 # The smallest point in time Atlas accepts (2008-01-01T00:00:00Z).
 ATLAS_EPOCH_MIN = 1199145600
+# The last second Python's datetime can show (9999-12-31T23:59:59Z).
+EPOCH_MAX = 253402300799
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _OFFSET = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
 _DIGITS = re.compile(r"[0-9]+")
+_DATE_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 _FRACTION = re.compile(r"\.(\d+)")
 
 
@@ -40,8 +43,11 @@ def parse_atlas_time(value) -> float | None:
 
 
 def iso_utc(seconds: float) -> str:
-    """Epoch seconds as ISO 8601 UTC, to the second."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime(ISO_FORMAT)
+    """Epoch seconds as ISO 8601 UTC, to the second (out of datetime's range: the number itself)."""
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime(ISO_FORMAT)
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} epoch seconds"
 
 
 def id_time(object_id) -> str | None:
@@ -63,17 +69,23 @@ def age_seconds(iso_time, now: float | None = None) -> float:
     return max(0.0, (time.time() if now is None else now) - moment)
 
 
-def parse_point_in_time(name: str, value, *, allow_future: bool = False, now: float | None = None) -> int:
+def parse_point_in_time(name: str, value, *, allow_future: bool = False, whole_seconds: bool = True,
+                        now: float | None = None) -> float:
     """Epoch seconds from `2026-11-20T08:15:00Z`, `2026-11-20T09:15:00+01:00` or `1763626500`.
 
-    Refused, with a message saying which: no timezone, milliseconds, fractions of a second given as
-    epoch, times before 2008, and (unless allow_future) times in the future.
+    Refused, with a message saying which: no timezone, milliseconds, something that is no date and time,
+    fractions of a second (unless whole_seconds is false: a time the collection only compares), times
+    before 2008 or after 9999, and (unless allow_future) times in the future. Whole seconds come back as int.
     """
     if isinstance(value, bool) or value is None:
         raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {shown(value)}")
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {shown(value)}")
         if not value.is_integer():
-            raise InvalidInputError(f"{name} must be whole epoch seconds, got {shown(value)}")
+            if whole_seconds:
+                raise InvalidInputError(f"{name} must be whole epoch seconds, got {shown(value)}")
+            return _in_range(name, str(value), value, allow_future, now)
         value = int(value)
     text = str(value).strip()
     if _DIGITS.fullmatch(text):
@@ -83,20 +95,30 @@ def parse_point_in_time(name: str, value, *, allow_future: bool = False, now: fl
             raise InvalidInputError(f"{name} {shown(text)} is too large for epoch seconds")
         seconds = int(text)
     else:
+        not_a_time = (f"{name} {shown(text)} is not an ISO 8601 date and time such as 2026-11-20T08:15:00Z, "
+                      "nor epoch seconds")
+        if not _DATE_AND_TIME.match(text):
+            raise InvalidInputError(not_a_time)
         if not _OFFSET.search(text):
             raise InvalidInputError(
                 f"{name} {shown(text)} has no timezone: add an offset such as Z or +00:00, or give epoch seconds"
             )
         parsed = parse_atlas_time(text)
         if parsed is None or "T" not in text.upper():
-            raise InvalidInputError(
-                f"{name} {shown(text)} is not an ISO 8601 date and time such as 2026-11-20T08:15:00Z, nor epoch seconds"
-            )
+            raise InvalidInputError(not_a_time)
         if not float(parsed).is_integer():
-            raise InvalidInputError(f"{name} {shown(text)} has a fraction of a second: Atlas takes whole seconds")
+            if whole_seconds:
+                raise InvalidInputError(f"{name} {shown(text)} has a fraction of a second: Atlas takes whole seconds")
+            return _in_range(name, text, parsed, allow_future, now)
         seconds = int(parsed)
+    return _in_range(name, text, seconds, allow_future, now)
+
+
+def _in_range(name: str, text: str, seconds, allow_future: bool, now: float | None):
     if seconds < ATLAS_EPOCH_MIN:
         raise InvalidInputError(f"{name} {shown(text)} is before 2008-01-01, the earliest point in time Atlas accepts")
+    if seconds > EPOCH_MAX:
+        raise InvalidInputError(f"{name} {shown(text)} is after the year 9999")
     current = time.time() if now is None else now
     if not allow_future and seconds > current:
         raise InvalidInputError(f"{name} {iso_utc(seconds)} is in the future")

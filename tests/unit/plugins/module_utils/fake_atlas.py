@@ -12,7 +12,9 @@ from requests.adapters import BaseAdapter
 
 
 class Scripted(BaseAdapter):
-    """Answers each request with the next item of `answers`: (status, body, headers) or an exception."""
+    """Answers each request with the next item of `answers`: (status, body, headers) or an exception.
+
+    body is sent as JSON, or as it is when it is bytes."""
 
     def __init__(self, answers=None, handler=None):
         super().__init__()
@@ -31,7 +33,10 @@ class Scripted(BaseAdapter):
         response = requests.Response()
         response.status_code = status
         response.headers.update(headers or {})
-        response._content = b"" if body is None else json.dumps(body).encode()
+        if isinstance(body, bytes):
+            response._content = body  # a raw answer, for answers that are not JSON
+        else:
+            response._content = b"" if body is None else json.dumps(body).encode()
         response.url = request.url
         response.request = request
         return response

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+
 import pytest
 import requests
 
@@ -138,7 +139,7 @@ def page(items, total, last):
     return (200, {"results": items, "totalCount": total, "links": links})
 
 
-def test_list_all_reads_10000_items_in_exactly_20_requests():
+def test_items_reads_10000_items_in_exactly_20_requests():
     client, dummy = make_client()
 
     def handler(sent):
@@ -148,29 +149,29 @@ def test_list_all_reads_10000_items_in_exactly_20_requests():
         return page(items, 10000, number == 20)
 
     adapter = mount(client, Scripted(handler=handler))
-    items = client.list_all(endpoint("dedicated", "list_restore_jobs"), PARAMS)
+    items = list(client.items(endpoint("dedicated", "list_restore_jobs"), PARAMS))
     assert len(items) == 10000 and len(adapter.sent) == 20
 
 
-def test_list_all_stops_on_a_server_that_repeats_a_page():
+def test_items_stops_on_a_server_that_repeats_a_page():
     client, dummy = make_client()
     adapter = mount(client, Scripted(handler=lambda sent: page([{"id": f"{i:024x}"} for i in range(500)], None, False)))
-    assert len(client.list_all(endpoint("dedicated", "list_restore_jobs"), PARAMS)) == 500
+    assert len(list(client.items(endpoint("dedicated", "list_restore_jobs"), PARAMS))) == 500
     assert len(adapter.sent) == 2
 
 
-def test_list_all_without_links_or_count_stops_on_a_short_page():
+def test_items_without_links_or_count_stops_on_a_short_page():
     client, dummy = make_client()
     answers = [(200, {"results": [{"id": f"{i:024x}"} for i in range(500)]}), (200, {"results": [{"id": "f" * 24}]})]
     adapter = mount(client, Scripted(answers))
-    assert len(client.list_all(endpoint("legacy", "list_restore_jobs"), PARAMS)) == 501
+    assert len(list(client.items(endpoint("legacy", "list_restore_jobs"), PARAMS))) == 501
     assert len(adapter.sent) == 2
 
 
 def test_sharded_snapshot_list_is_one_request_without_paging():
     client, dummy = make_client()
     adapter = mount(client, Scripted([(200, {"results": [{"id": "a" * 24}], "totalCount": 1})]))
-    client.list_all(endpoint("dedicated", "list_sharded_snapshots"), PARAMS)
+    list(client.items(endpoint("dedicated", "list_sharded_snapshots"), PARAMS))
     assert adapter.sent[0]["query"] == {}
 
 
@@ -256,8 +257,26 @@ def test_validate_certs_and_request_timeout_reach_every_request():
     assert adapter.sent[0]["timeout"] == 7.5
 
 
-def test_list_all_keeps_only_what_keep_returns_page_by_page():
+def test_items_is_a_generator_a_caller_filters_page_by_page():
     client, dummy = make_client()
     adapter = mount(client, Scripted(handler=lambda sent: page([{"id": f"{i:024x}", "n": i} for i in range(3)], 3, True)))
-    kept = client.list_all(endpoint("dedicated", "list_restore_jobs"), PARAMS, keep=lambda item: item["n"] if item["n"] else None)
-    assert kept == [1, 2] and len(adapter.sent) == 1
+    items = client.items(endpoint("dedicated", "list_restore_jobs"), PARAMS)
+    assert adapter.sent == []  # nothing is fetched before the first item is asked for
+    assert [item["n"] for item in items if item["n"]] == [1, 2] and len(adapter.sent) == 1
+
+
+def test_items_of_an_unpaginated_list_is_one_request_without_duplicates():
+    client, dummy = make_client()
+    adapter = mount(client, Scripted([(200, {"results": [{"id": "a" * 24}, {"id": "a" * 24}, {"id": "b" * 24}]})]))
+    assert [item["id"] for item in client.items(endpoint("dedicated", "list_sharded_snapshots"), PARAMS)] == ["a" * 24, "b" * 24]
+    assert len(adapter.sent) == 1
+
+
+def test_a_token_refused_again_and_again_is_renewed_twice_then_reported():
+    client, dummy = make_client(ServiceAccount("sa-id", SECRET))
+    adapter = mount(client, Scripted(handler=lambda sent: (200, {"access_token": "t", "expires_in": 3600}) if "oauth" in sent["path"]
+                                     else (401, {"error": 401, "errorCode": "UNAUTHORIZED"})))
+    with pytest.raises(AtlasError) as caught:
+        client.call(endpoint("dedicated", "get_restore_job"), PARAMS)
+    assert caught.value.status == 401
+    assert [sent["path"] for sent in adapter.sent].count("/api/oauth/token") == 3

@@ -39,9 +39,9 @@ def raw_job(number: int, snapshot: str = SNAPSHOT, target: str = "dr", **fields)
 
 
 class FakeBackup:
-    """A ClusterBackup whose jobs live in a list. Each POST follows the next step of `creates`:
-    "ok", or (an AtlasError to raise, whether Atlas made the job anyway); a made job shows in the list
-    `lag` seconds after the POST (a slow create, or a lagging list)."""
+    """A ClusterBackup whose jobs live in a list. Each POST follows the next step of `creates`,
+    (an AtlasError to raise, whether Atlas made the job anyway), then succeeds; a job made by a failed
+    POST shows in the list `lag` seconds after it (a slow create, or a lagging list)."""
 
     def __init__(self, clock, jobs=(), creates=(), lag=0.0, cluster_type="dedicated", batch=1):
         self.clock = clock
@@ -69,8 +69,7 @@ class FakeBackup:
     def create_restore_job(self, body, deadline=None):
         self.posts += 1
         self.list_error = self.list_error_after_post
-        outcome = self.creates.pop(0) if self.creates else "ok"
-        error, made = (None, True) if outcome == "ok" else outcome
+        error, made = self.creates.pop(0) if self.creates else (None, True)
         new = []
         if made:
             for dummy in range(self.batch):
