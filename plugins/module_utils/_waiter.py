@@ -22,6 +22,9 @@ from ansible_collections.atlasops.backup.plugins.module_utils._views import (
 MIN_INTERVAL = 2.0
 AGE_FRACTION = 0.1
 MAX_INTERVAL = 60.0
+# The last poll starts this long before the deadline, so that it has time for its answer (no request
+# starts after the deadline).
+LAST_POLL_LEAD = 2.0
 
 
 def interval_after(age: float) -> float:
@@ -50,6 +53,7 @@ def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time
     """
     start = clock()
     deadline = start + max(0.0, timeout)
+    last_poll = deadline - min(LAST_POLL_LEAD, max(0.0, timeout) / 2)
     value, polls, transient_errors, last_error = initial, 0, 0, None
     if initial is not None and is_done(initial):
         return WaitOutcome(initial, True, 0.0, 0, 0)
@@ -72,12 +76,12 @@ def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time
                     return WaitOutcome(value, True, clock() - start, polls, transient_errors)
         poll_now = True
         now = clock()
-        if now >= deadline:
+        if now >= last_poll:
             return WaitOutcome(value, False, now - start, polls, transient_errors, last_error)
         pause = interval_after(max(0.0, age) + now - start)
         if retry_after is not None:
             pause = max(pause, retry_after)
-        sleep(min(pause, deadline - now))
+        sleep(min(pause, last_poll - now))
 
 
 # --- restore jobs ---------------------------------------------------------------------------

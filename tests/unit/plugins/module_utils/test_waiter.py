@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
-from ansible_collections.atlasops.backup.plugins.module_utils._waiter import interval_after, wait_for
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import LAST_POLL_LEAD, interval_after, wait_for
 
 
 class Clock:
@@ -83,7 +83,7 @@ def test_other_errors_end_the_wait():
         wait_for(fetch, lambda value: True, 100, clock=Clock(), sleep=lambda seconds: None)
 
 
-def test_times_out_with_the_last_value_and_a_final_poll_at_the_deadline():
+def test_times_out_with_the_last_value_and_a_final_poll_just_before_the_deadline():
     clock = Clock()
     polled_at = []
 
@@ -94,5 +94,5 @@ def test_times_out_with_the_last_value_and_a_final_poll_at_the_deadline():
 
     outcome = wait_for(fetch, lambda value: False, 30, clock=clock, sleep=clock.sleep)
     assert not outcome.done and outcome.value == "running"
-    assert polled_at[-1] == pytest.approx(30.0)
-    assert clock.now == pytest.approx(30.0)
+    assert polled_at[-1] == pytest.approx(30.0 - LAST_POLL_LEAD)  # time left for its answer: no request starts after the deadline
+    assert clock.now == pytest.approx(30.0 - LAST_POLL_LEAD)
