@@ -156,7 +156,8 @@ class AtlasModule:
         left = max(0.0, self.deadline(in_check_mode=in_check_mode) - self._clock())
         outcome = wait_for_jobs(backup, jobs, left, clock=self._clock, sleep=backup.client.sleep,
                                 shown_timeout=self.params["wait_timeout"])
-        self.result.update(restore_job=outcome.job, restore_jobs=outcome.jobs, waited_seconds=outcome.waited_seconds)
+        # The deadline counts from the start of the run, and so do the seconds waited.
+        self.result.update(restore_job=outcome.job, restore_jobs=outcome.jobs, waited_seconds=round(self._clock() - self.started, 3))
         failure = outcome.failure()
         if failure:
             self.fail(failure)
