@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from urllib.parse import urlencode
 
 from . import views
-from .state import Job
-from .util import HEX24, CLUSTER_NAME, V20230101, V20241113, ApiError, invalid, new_id, parse_time
+from .state import Job, Snapshot
+from .util import HEX24, CLUSTER_NAME, V20230101, V20240805, V20241113, ApiError, invalid, new_id, parse_time
 
 MIN_EPOCH = 1199145600
 _FLEX_TARGET = re.compile(r"^[\w\-.(),:&@+']{1,64}$")
@@ -48,20 +49,25 @@ ROUTES = (
     ("GET", "/groups/{groupId}/clusters/{clusterName}/restoreJobs/{jobId}", "getGroupClusterRestoreJob", V20230101),
     ("GET", "/groups/{groupId}/clusters/{clusterName}/snapshots", "listGroupClusterSnapshots", V20230101),
     ("GET", "/groups/{groupId}/clusters/{clusterName}/snapshots/{snapshotId}", "getGroupClusterSnapshot", V20230101),
+    ("POST", "/groups/{groupId}/clusters/{clusterName}/backup/snapshots", "takeGroupClusterBackupSnapshots", V20230101),
+    ("GET", "/groups/{groupId}/clusters", "listGroupClusters", V20240805),
+    ("GET", "/groups/{groupId}/clusters/{clusterName}", "getGroupCluster", V20240805),
+    ("GET", "/groups/{groupId}/clusters/{clusterName}/backup/schedule", "getGroupClusterBackupSchedule", (V20240805, V20230101)),
+    ("GET", "/groups/{groupId}/flexClusters", "listGroupFlexClusters", V20241113),
+    ("GET", "/groups/{groupId}/flexClusters/{name}", "getGroupFlexCluster", V20241113),
 )
 
 API_PREFIX = "/api/atlas/v2"
-PAGINATED = frozenset(op for _m, _t, op, _v in ROUTES if op.startswith("list") and op != "listGroupClusterBackupSnapshotShardedClusters")
 
 
 class Route:
-    __slots__ = ("method", "template", "operation_id", "media_type", "segments", "literals")
+    __slots__ = ("method", "template", "operation_id", "media_types", "segments", "literals")
 
-    def __init__(self, method, template, operation_id, media_type):
+    def __init__(self, method, template, operation_id, media_types):
         self.method = method
         self.template = template
         self.operation_id = operation_id
-        self.media_type = media_type
+        self.media_types = media_types if isinstance(media_types, tuple) else (media_types,)
         self.segments = template.strip("/").split("/")
         self.literals = sum(1 for s in self.segments if not s.startswith("{"))
 
@@ -102,9 +108,9 @@ def match_route(method, path):
 class Ctx:
     """One API call as the operations see it."""
 
-    __slots__ = ("method", "path", "params", "query", "body", "base", "now")
+    __slots__ = ("method", "path", "params", "query", "body", "base", "now", "lag", "media_type")
 
-    def __init__(self, method, path, params, query, body, base):
+    def __init__(self, method, path, params, query, body, base, lag=0.0):
         self.method = method
         self.path = path
         self.params = params
@@ -112,6 +118,8 @@ class Ctx:
         self.body = body
         self.base = base  # http://host:port/api/atlas/v2
         self.now = time.time()
+        self.lag = lag  # a lag_list fault: jobs younger than this are not listed yet
+        self.media_type = None
 
 
 def _nf(error_code, detail):
@@ -184,6 +192,8 @@ class AtlasApi:
             return cluster
         if cluster is None or cluster.type == "serverless":
             raise _nf("CLUSTER_NOT_FOUND", "No cluster named %s exists in group %s." % (name, group_id))
+        if api == "any" and cluster.type != "flex":
+            return cluster
         if cluster.type == "flex":
             raise ApiError(400, "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API",
                            "Cluster %s is a flex cluster; use the flex cluster API." % name, parameters=[name])
@@ -219,11 +229,12 @@ class AtlasApi:
     # -- pagination ------------------------------------------------------------------------------
 
     def _paginate(self, ctx, items, render, paged=True):
-        if paged:
-            per_page = _int_query(ctx.query, "itemsPerPage", 100, 1, 500)
+        asked = per_page = max(len(items), 1)
+        page = 1
+        if paged:  # Atlas caps a page (max_items_per_page): it may hold fewer items than asked and not be the last
+            asked = _int_query(ctx.query, "itemsPerPage", 100, 1, 500)
+            per_page = min(asked, int(self.config["max_items_per_page"]))
             page = _int_query(ctx.query, "pageNum", 1, 1)
-        else:
-            per_page, page = max(len(items), 1), 1
         include = _bool_query(ctx.query, "includeCount", True)
         total = len(items)
         start = (page - 1) * per_page
@@ -234,7 +245,7 @@ class AtlasApi:
             def href(number):
                 query = {k: v for k, v in ctx.query.items() if k not in ("pageNum", "itemsPerPage")}
                 query["pageNum"] = str(number)
-                query["itemsPerPage"] = str(per_page)
+                query["itemsPerPage"] = str(asked)
                 return base_url + "?" + urlencode(query)
             links.append({"rel": "self", "href": href(page)})
             if page > 1:
@@ -247,6 +258,20 @@ class AtlasApi:
         if include:
             body["totalCount"] = total
         return body
+
+    def _ordered(self, items, kind):
+        """A list in the configured order (list_order[kind]): oldest first, newest first or mixed."""
+        order = self.config["list_order"].get(kind, "oldest")
+        if order == "newest":
+            return items[::-1]
+        if order == "mixed":  # a fixed permutation: stable from page to page
+            return sorted(items, key=lambda item: hashlib.md5(item.id.encode()).hexdigest())  # nosec B324
+        return items
+
+    def _jobs(self, ctx, cluster):
+        """The cluster's jobs as its list shows them: ordered, and without the ones a lag_list fault hides."""
+        jobs = cluster.jobs if not ctx.lag else [j for j in cluster.jobs if j.created <= ctx.now - ctx.lag]
+        return self._ordered(jobs, cluster.type)
 
     # -- body helpers ----------------------------------------------------------------------------
 
@@ -307,6 +332,14 @@ class AtlasApi:
         return Job(cluster.type, cluster, delivery_type, duration=self._duration(cluster),
                    outcome=cluster.job_outcome or "completed")
 
+    def _broken_rule(self, source, snap, target, delivery):
+        """The first restore rule Atlas documents that this restore breaks: raised (restore_rule_failures: refuse,
+        the default) or returned, and the job then fails (fail_job)."""
+        broken = broken_restore_rule(source, snap, target, delivery)
+        if broken is not None and self.config["restore_rule_failures"] == "refuse":
+            raise ApiError(400, broken[0], broken[1], parameters=[source.name] + ([target.name] if target else []))
+        return broken
+
     # -- cloud backup and serverless restore jobs ------------------------------------------------
 
     _CLOUD_FIELDS = ("deliveryType", "snapshotId", "targetClusterName", "targetGroupId", "pointInTimeUTCSeconds", "oplogTs",
@@ -350,11 +383,13 @@ class AtlasApi:
         elif target_name is None or target_group is None:
             raise invalid("targetClusterName" if target_name is None else "targetGroupId",
                           "is required for %s restores" % delivery, "MISSING_ATTRIBUTE")
-        if target_name is not None:
-            self._target(target_group, target_name)
-            if delivery != "download":
-                self._conflict(target_group, target_name, ctx.now)
+        target = self._target(target_group, target_name) if target_name is not None else None
+        if target is not None and delivery != "download":
+            self._conflict(target_group, target_name, ctx.now)
+        broken = self._broken_rule(cluster, snap, target if delivery != "download" else None, delivery)
         job = self._new_job(cluster, delivery)
+        if broken is not None:
+            job.outcome = "failed"
         job.snapshot_id = snapshot_id
         if snap is not None:
             job.snapshot_time = snap.created
@@ -369,7 +404,7 @@ class AtlasApi:
 
     def op_listGroupClusterBackupRestoreJobs(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "cloud")
-        return 200, self._paginate(ctx, cluster.jobs, lambda j: views.dedicated_job(ctx.base, j, ctx.now))
+        return 200, self._paginate(ctx, self._jobs(ctx, cluster), lambda j: views.dedicated_job(ctx.base, j, ctx.now))
 
     def op_createGroupClusterBackupRestoreJob(self, ctx):  # pylint: disable=invalid-name
         return self._create_cloud(ctx, self._cluster(ctx, "cloud"), serverless=False)
@@ -392,7 +427,7 @@ class AtlasApi:
 
     def op_listGroupServerlessBackupRestoreJobs(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "serverless")
-        return 200, self._paginate(ctx, cluster.jobs, lambda j: views.serverless_job(ctx.base, j, ctx.now))
+        return 200, self._paginate(ctx, self._jobs(ctx, cluster), lambda j: views.serverless_job(ctx.base, j, ctx.now))
 
     def op_createGroupServerlessBackupRestoreJob(self, ctx):  # pylint: disable=invalid-name
         return self._create_cloud(ctx, self._cluster(ctx, "serverless"), serverless=True)
@@ -405,7 +440,7 @@ class AtlasApi:
 
     def op_listGroupFlexClusterBackupRestoreJobs(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "flex")
-        return 200, self._paginate(ctx, cluster.jobs, lambda j: views.flex_job(ctx.base, j, ctx.now))
+        return 200, self._paginate(ctx, self._jobs(ctx, cluster), lambda j: views.flex_job(ctx.base, j, ctx.now))
 
     def op_createGroupFlexClusterBackupRestoreJob(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "flex")
@@ -414,9 +449,12 @@ class AtlasApi:
         target_name = self._str(body, "targetDeploymentItemName", _FLEX_TARGET, required=True)
         target_group = self._str(body, "targetProjectId", HEX24) or cluster.project_id
         snap = self._completed_snapshot(cluster, snapshot_id)
-        self._target(target_group, target_name)
+        target = self._target(target_group, target_name)
         self._conflict(target_group, target_name, ctx.now)
+        broken = self._broken_rule(cluster, snap, target, "automated")
         job = self._new_job(cluster, "automated")
+        if broken is not None:
+            job.outcome = "failed"
         job.snapshot_id = snapshot_id
         job.snapshot_time = snap.created
         job.snapshot_finished = snap.finished
@@ -433,7 +471,7 @@ class AtlasApi:
 
     def op_listGroupClusterRestoreJobs(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "legacy")
-        jobs = cluster.jobs
+        jobs = self._jobs(ctx, cluster)
         batch = ctx.query.get("batchId")
         if batch is not None:
             if not HEX24.match(batch):
@@ -536,6 +574,43 @@ class AtlasApi:
         cluster = self._cluster(ctx, "legacy")
         return 200, views.legacy_job(ctx.base, self._job(ctx, cluster, "jobId"), ctx.now)
 
+    # -- clusters, the backup schedule and on-demand snapshots ----------------------------------------
+
+    def op_listGroupClusters(self, ctx):  # pylint: disable=invalid-name
+        project = self._project(ctx.params["groupId"])
+        clusters = [c for c in project.clusters.values() if c.type in ("dedicated", "legacy")]
+        return 200, self._paginate(ctx, clusters, lambda c: views.dedicated_cluster(ctx.base, c, ctx.now))
+
+    def op_getGroupCluster(self, ctx):  # pylint: disable=invalid-name
+        return 200, views.dedicated_cluster(ctx.base, self._cluster(ctx, "any"), ctx.now)
+
+    def op_listGroupFlexClusters(self, ctx):  # pylint: disable=invalid-name
+        project = self._project(ctx.params["groupId"])
+        clusters = [c for c in project.clusters.values() if c.type == "flex"]
+        return 200, self._paginate(ctx, clusters, lambda c: views.flex_cluster(ctx.base, c, ctx.now))
+
+    def op_getGroupFlexCluster(self, ctx):  # pylint: disable=invalid-name
+        return 200, views.flex_cluster(ctx.base, self._cluster(ctx, "flex"), ctx.now)
+
+    def op_getGroupClusterBackupSchedule(self, ctx):  # pylint: disable=invalid-name
+        return 200, views.backup_schedule(ctx.base, self._cluster(ctx, "cloud"), ctx.now)
+
+    def op_takeGroupClusterBackupSnapshots(self, ctx):  # pylint: disable=invalid-name
+        cluster = self._cluster(ctx, "cloud")
+        body = self._body(ctx, ("description", "retentionInDays"))
+        description = self._str(body, "description")
+        retention = self._int(body, "retentionInDays", 1) or 1
+        if not cluster.backup_enabled:
+            raise ApiError(400, "BACKUP_NOT_ENABLED", "Cluster %s has no backup enabled." % cluster.name, parameters=[cluster.name])
+        if cluster.paused:
+            raise ApiError(400, "CANNOT_TAKE_SNAPSHOT_OF_PAUSED_CLUSTER", "Cluster %s is paused." % cluster.name,
+                           parameters=[cluster.name])
+        snap = Snapshot(ctx.now, snapshot_type="on_demand", description=description, mongod_version=cluster.mongodb_version,
+                        expires=ctx.now + retention * 86400.0, members=len(cluster.shard_names) if cluster.sharded else 0,
+                        ready_at=ctx.now + float(self.config["snapshot_seconds"]))
+        cluster.add_snapshot(snap)
+        return 200, views.dedicated_snapshot(ctx.base, cluster, snap)
+
     # -- snapshots -------------------------------------------------------------------------------
 
     def op_listGroupClusterBackupSnapshots(self, ctx):  # pylint: disable=invalid-name
@@ -551,7 +626,7 @@ class AtlasApi:
         if when is not None:
             before = [s for s in snaps if s.status == "completed" and s.created <= when]
             snaps = before[-1:]
-        return 200, self._paginate(ctx, snaps, lambda s: views.dedicated_snapshot(ctx.base, cluster, s))
+        return 200, self._paginate(ctx, self._ordered(snaps, "snapshots"), lambda s: views.dedicated_snapshot(ctx.base, cluster, s))
 
     def op_getGroupClusterBackupSnapshot(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "cloud")
@@ -571,7 +646,8 @@ class AtlasApi:
 
     def op_listGroupServerlessBackupSnapshots(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "serverless")
-        return 200, self._paginate(ctx, cluster.snapshots, lambda s: views.serverless_snapshot(ctx.base, cluster, s))
+        return 200, self._paginate(ctx, self._ordered(cluster.snapshots, "snapshots"),
+                                   lambda s: views.serverless_snapshot(ctx.base, cluster, s))
 
     def op_getGroupServerlessBackupSnapshot(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "serverless")
@@ -579,7 +655,7 @@ class AtlasApi:
 
     def op_listGroupFlexClusterBackupSnapshots(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "flex")
-        return 200, self._paginate(ctx, cluster.snapshots, lambda s: views.flex_snapshot(ctx.base, cluster, s))
+        return 200, self._paginate(ctx, self._ordered(cluster.snapshots, "snapshots"), lambda s: views.flex_snapshot(ctx.base, cluster, s))
 
     def op_getGroupFlexClusterBackupSnapshot(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "flex")
@@ -595,8 +671,46 @@ class AtlasApi:
             snaps = [s for s in snaps if s.status == "completed"]
         elif completed == "false":
             snaps = [s for s in snaps if s.status != "completed"]
-        return 200, self._paginate(ctx, snaps, lambda s: views.legacy_snapshot(ctx.base, cluster, s))
+        return 200, self._paginate(ctx, self._ordered(snaps, "snapshots"), lambda s: views.legacy_snapshot(ctx.base, cluster, s))
 
     def op_getGroupClusterSnapshot(self, ctx):  # pylint: disable=invalid-name
         cluster = self._cluster(ctx, "legacy")
         return 200, views.legacy_snapshot(ctx.base, cluster, self._snapshot(cluster, ctx.params["snapshotId"]))
+
+
+def _version(text):
+    return tuple(int(part) for part in str(text).split(".")[:2])
+
+
+def broken_restore_rule(source, snap, target, delivery):
+    """(error code, detail) of the first documented restore rule broken, or None (facts section 8)."""
+    edition = source.database_edition
+    if edition == "INFINITE" and delivery == "download":
+        return "RESTORE_NOT_SUPPORTED_FOR_INFINITE_EDITION", "Infinite clusters cannot be restored by download."
+    if target is None:
+        return None
+    if source.type == "flex" and target.sharded:
+        return "INVALID_RESTORE_TARGET", "A flex snapshot restores only into a replica set."
+    source_version = _version(snap.mongod_version if snap is not None else source.mongodb_version)
+    target_version = _version(target.mongodb_version)
+    same_major = target_version[0] == source_version[0] and target_version[1] >= source_version[1]
+    if not (same_major or target_version[0] == source_version[0] + 1):
+        return ("INCOMPATIBLE_MONGODB_VERSION", "Cannot restore a MongoDB %d.%d snapshot to a %d.%d cluster."
+                % (source_version + target_version))
+    if target.fcv is not None and _version(target.fcv)[0] != source_version[0]:
+        return "INCOMPATIBLE_FEATURE_COMPATIBILITY_VERSION", "The target's pinned FCV %s does not match." % target.fcv
+    if source.sharded and not target.sharded:
+        return "CANNOT_RESTORE_SHARDED_TO_REPLICA_SET", "A sharded snapshot does not restore to a replica set."
+    if source.sharded and (target.shards != source.shards or target.config_server_type != source.config_server_type):
+        return ("SHARD_TOPOLOGY_MISMATCH", "The target needs %d shards and a %s config server."
+                % (source.shards, source.config_server_type.lower()))
+    if target.database_edition != edition:
+        return "DATABASE_EDITION_MISMATCH", "No restore between %s and %s clusters." % (edition, target.database_edition)
+    if edition == "INFINITE" and (target.provider, target.region) != (source.provider, source.region):
+        return "RESTORE_NOT_SUPPORTED_FOR_INFINITE_EDITION", "Infinite clusters restore only within their region and cloud."
+    if source.encryption_provider != target.encryption_provider:
+        return ("ENCRYPTION_AT_REST_MISMATCH", "The snapshot's encryption at rest (%s) differs from the target's (%s)."
+                % (source.encryption_provider, target.encryption_provider))
+    if delivery == "pointInTime" and source.encryption_provider != "NONE" and not source.encryption_key_valid:
+        return "INVALID_ENCRYPTION_KEY", "A point-in-time restore needs the current encryption key to be valid."
+    return None

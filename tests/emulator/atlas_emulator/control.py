@@ -78,8 +78,12 @@ class Emulator:
     def add_project(self, id=None):  # pylint: disable=redefined-builtin
         return self._call("POST", "projects", {"id": id} if id else {})["id"]
 
-    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None):
-        body = {"project_id": project_id, "name": name, "type": cluster_type, "sharded": sharded}
+    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
+                    **attributes):
+        """Create (or update) a cluster; ``attributes`` are the keys of README "Clusters" (mongodb_version, fcv,
+        shards, config_server_type, database_edition, encryption_provider, backup_enabled, pit_enabled, paused,
+        state, restore_window_days, provider, region, encryption_key_valid)."""
+        body = dict(attributes, project_id=project_id, name=name, type=cluster_type, sharded=sharded)
         if job_seconds is not None:
             body["job_seconds"] = job_seconds
         if job_outcome is not None:
@@ -112,6 +116,16 @@ class Emulator:
 
     def restore_jobs(self, project_id, cluster_name):
         return self._call("GET", "restore_jobs", params={"project_id": project_id, "cluster_name": cluster_name})["results"]
+
+    def limits(self):
+        """Token counts (active now, peak, issued, revoked, refused), 429s by project, bucket levels."""
+        return self._call("GET", "limits")
+
+    def relax_limits(self):
+        """Limits far above anything a functional test needs (the tests of the limits turn them down)."""
+        return self.configure(rate_limits={name: [10 ** 6, 10 ** 6] for name in
+                                           ("Cloud Backups", "Flex Restore Jobs", "Flex Snapshots", "Clusters")},
+                              token_requests_per_minute=10 ** 6, max_active_tokens=10 ** 6)
 
     # -- faults ----------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ import time
 
 from .util import iso
 
+SETTINGS = {}  # the app's config (expire_automated_after_seconds, flex_pending_seconds, flex_queued_seconds)
+
 _SNAPSHOT_STATUS = {"completed": "completed", "in_progress": "inProgress", "queued": "queued", "failed": "failed"}
 _FLEX_SNAPSHOT_STATUS = {"completed": "COMPLETED", "in_progress": "RUNNING", "queued": "QUEUED", "failed": "FAILED"}
 _SNAPSHOT_TYPE = {"scheduled": "scheduled", "on_demand": "onDemand", "fallback": "fallback"}
@@ -31,6 +33,16 @@ def cluster_base(base, cluster):
 # -- snapshots -----------------------------------------------------------------------------------------
 
 
+def _unfinished(out, snap):
+    """A queued or in-progress snapshot has no createdAt, cloudProvider or mongodVersion yet (Atlas)."""
+    if snap.status in ("queued", "in_progress"):
+        for name in ("createdAt", "cloudProvider", "mongodVersion"):
+            out.pop(name, None)
+        for member in out.get("members", []):
+            member.pop("cloudProvider", None)
+    return out
+
+
 def dedicated_snapshot(base, cluster, snap):
     out = {
         "id": snap.id,
@@ -47,7 +59,7 @@ def dedicated_snapshot(base, cluster, snap):
     }
     if not cluster.sharded:
         out["replicaSetName"] = cluster.shard_names[0]
-    return _with_schedule_fields(out, snap)
+    return _unfinished(_with_schedule_fields(out, snap), snap)
 
 
 def _with_schedule_fields(out, snap):
@@ -56,6 +68,7 @@ def _with_schedule_fields(out, snap):
         out["frequencyType"] = snap.frequency_type
     if snap.description:
         out["description"] = snap.description
+    out["policyItems"] = [snap.policy_item]
     return out
 
 
@@ -76,7 +89,7 @@ def sharded_snapshot(base, cluster, snap):
         "storageSizeBytes": snap.size,
         "links": self_link("%s/backup/snapshots/shardedCluster/%s" % (cluster_base(base, cluster), snap.id)),
     }
-    return _with_schedule_fields(out, snap)
+    return _unfinished(_with_schedule_fields(out, snap), snap)
 
 
 def serverless_snapshot(base, cluster, snap):
@@ -172,33 +185,43 @@ def _download_url(job):
 def _cloud_job(base, job, now, with_components):
     state, finished, _fraction = job.phase(now)
     download = job.delivery_type == "download"
+    expire_after = SETTINGS.get("expire_automated_after_seconds")
+    if state == "completed" and not download and expire_after is not None and now >= finished + expire_after:
+        state = "expired"  # the configurable answer to an unknown: Atlas may mark old finished jobs expired
+    job_path = "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
+                                       job.cluster_name)
     out = {
         "id": job.id,
         "deliveryType": job.delivery_type,
         "cancelled": state == "cancelled",
-        "failed": state == "failed",
+        "failed": state == "failed" or (download and state == "cancelled"),  # Atlas: a cancelled download is failed too
         "expired": state == "expired",
         "deliveryUrl": [_download_url(job)] if download and state == "completed" else [],
         "expiresAt": iso(finished if state == "expired" else job.created + 48 * 3600.0),
-        "links": self_link("%s/backup/restoreJobs/%s" % (
-            "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
-                                    job.cluster_name), job.id)),
+        "desiredTimestamp": {"date": None, "increment": None, "time": None},
+        "links": [{"rel": "self", "href": "%s/backup/restoreJobs/%s" % (job_path, job.id)},
+                  {"rel": "https://cloud.mongodb.com/cluster", "href": job_path},
+                  {"rel": "https://cloud.mongodb.com/snapshot", "href": "%s/backup/snapshots/%s" % (job_path, job.snapshot_id)},
+                  {"rel": "https://cloud.mongodb.com/group", "href": "%s/groups/%s" % (base, job.project_id)}],
     }
-    if state == "completed":
-        out["finishedAt"] = iso(finished)
+    if (state == "completed" and not download) or (state == "cancelled" and download):
+        out["finishedAt"] = iso(finished)  # a ready download has its URL and expiresAt, and no finishedAt
     if job.snapshot_id:
         out["snapshotId"] = job.snapshot_id
     if job.target_cluster_name:
         out["targetClusterName"] = job.target_cluster_name
+        out["targetDeploymentItemName"] = job.target_cluster_name
     if job.target_project_id:
         out["targetGroupId"] = job.target_project_id
     if job.pit_seconds is not None:
         out["pointInTimeUTCSeconds"] = job.pit_seconds
         out["timestamp"] = iso(job.pit_seconds)
+        out["desiredTimestamp"] = {"date": iso(job.pit_seconds), "increment": 1, "time": job.pit_seconds}
     elif job.oplog_ts is not None:
         out["oplogTs"] = job.oplog_ts
         out["oplogInc"] = job.oplog_inc
         out["timestamp"] = iso(job.oplog_ts)
+        out["desiredTimestamp"] = {"date": iso(job.oplog_ts), "increment": job.oplog_inc, "time": job.oplog_ts}
     elif job.snapshot_time is not None:
         out["timestamp"] = iso(job.snapshot_time)
     if with_components and download and job.sharded and state == "completed":
@@ -215,15 +238,20 @@ def serverless_job(base, job, now):
     return _cloud_job(base, job, now, False)
 
 
-def flex_job(base, job, now):
-    state, finished, fraction = job.phase(now)
+def flex_job(_base, job, now):
+    state, finished, _fraction = job.phase(now)
     if state == "running":
-        status = "PENDING" if fraction < 0.2 and job.forced is None else "RUNNING"
-    elif state == "completed":
-        status = "COMPLETED"
+        status = "RUNNING"
+        if job.forced is None:  # PENDING, QUEUED, RUNNING: a fifth of the run each unless configured
+            pending = SETTINGS.get("flex_pending_seconds")
+            queued = SETTINGS.get("flex_queued_seconds")
+            pending = job.duration / 5.0 if pending is None else float(pending)
+            queued = job.duration / 5.0 if queued is None else float(queued)
+            age = now - job.created
+            status = "PENDING" if age < pending else "QUEUED" if age < pending + queued else "RUNNING"
     else:
-        status = "FAILED"
-    out = {
+        status = "COMPLETED" if state == "completed" else "FAILED"
+    out = {  # flex items carry no links
         "id": job.id,
         "snapshotId": job.snapshot_id,
         "targetDeploymentItemName": job.target_cluster_name,
@@ -234,11 +262,10 @@ def flex_job(base, job, now):
         "status": status,
         "restoreScheduledDate": iso(job.created),
         "expirationDate": iso(job.created + 7 * 86400.0),
-        "links": self_link("%s/groups/%s/flexClusters/%s/backup/restoreJobs/%s" % (base, job.project_id, job.cluster_name, job.id)),
     }
     if job.snapshot_finished is not None:
         out["snapshotFinishedDate"] = iso(job.snapshot_finished)
-    if state == "completed":
+    if state != "running":
         out["restoreFinishedDate"] = iso(finished)
     return out
 
@@ -291,3 +318,68 @@ _JOB_RENDERERS = {"dedicated": dedicated_job, "serverless": serverless_job, "fle
 
 def render_job(base, job, now=None):
     return _JOB_RENDERERS[job.family](base, job, time.time() if now is None else now)
+
+
+# -- clusters and the backup schedule --------------------------------------------------------------------
+
+
+def dedicated_cluster(base, cluster, now):
+    major = "%d.%d" % tuple(int(p) for p in cluster.mongodb_version.split(".")[:2])
+    out = {
+        "id": cluster.id,
+        "name": cluster.name,
+        "groupId": cluster.project_id,
+        "clusterType": "SHARDED" if cluster.sharded else "REPLICASET",
+        "mongoDBMajorVersion": major,
+        "mongoDBVersion": cluster.mongodb_version,
+        "featureCompatibilityVersion": cluster.fcv or major,
+        "stateName": cluster.state_name(now, float(SETTINGS.get("cluster_idle_seconds") or 0.0)),
+        "paused": cluster.paused,
+        "backupEnabled": cluster.backup_enabled,
+        "pitEnabled": cluster.pit_enabled,
+        "encryptionAtRestProvider": cluster.encryption_provider,
+        "databaseEdition": cluster.database_edition,  # 2026 preview, not in the spec (an allowed extra)
+        "createDate": iso(cluster.created),
+        "replicationSpecs": [{"id": "%s%04x" % (cluster.id[:20], i), "zoneName": "Zone 1", "regionConfigs": [
+            {"providerName": cluster.provider, "regionName": cluster.region, "priority": 7,
+             "electableSpecs": {"instanceSize": "M30", "nodeCount": 3}}]} for i in range(cluster.shards)],
+        "links": self_link("%s/groups/%s/clusters/%s" % (base, cluster.project_id, cluster.name)),
+    }
+    if cluster.sharded:
+        out["configServerType"] = cluster.config_server_type
+    return out
+
+
+def flex_cluster(base, cluster, now):
+    return {
+        "id": cluster.id,
+        "name": cluster.name,
+        "groupId": cluster.project_id,
+        "clusterType": "REPLICASET",
+        "mongoDBVersion": cluster.mongodb_version,
+        "stateName": cluster.state_name(now, float(SETTINGS.get("cluster_idle_seconds") or 0.0)),
+        "backupSettings": {"enabled": cluster.backup_enabled},
+        "providerSettings": {"providerName": "FLEX", "backingProviderName": cluster.provider, "regionName": cluster.region},
+        "createDate": iso(cluster.created),
+        "links": self_link("%s/groups/%s/flexClusters/%s" % (base, cluster.project_id, cluster.name)),
+    }
+
+
+def backup_schedule(base, cluster, now):
+    item = "%s%04x" % (cluster.id[:20], 1)
+    return {
+        "clusterId": cluster.id,
+        "clusterName": cluster.name,
+        "autoExportEnabled": False,
+        "copySettings": [],
+        "nextSnapshot": iso(now - now % 21600 + 21600),
+        "referenceHourOfDay": 0,
+        "referenceMinuteOfHour": 0,
+        "restoreWindowDays": cluster.restore_window_days,
+        "useOrgAndGroupNamesInExportPrefix": False,
+        "policies": [{"id": cluster.id, "policyItems": [
+            {"id": item, "frequencyType": "hourly", "frequencyInterval": 6, "retentionUnit": "days", "retentionValue": 7},
+            {"id": item[:-1] + "2", "frequencyType": "daily", "frequencyInterval": 1, "retentionUnit": "days",
+             "retentionValue": 7}]}],
+        "links": self_link("%s/groups/%s/clusters/%s/backup/schedule" % (base, cluster.project_id, cluster.name)),
+    }
