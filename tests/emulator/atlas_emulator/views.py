@@ -38,8 +38,6 @@ def _unfinished(out, snap):
     if snap.status in ("queued", "in_progress"):
         for name in ("createdAt", "cloudProvider", "mongodVersion"):
             out.pop(name, None)
-        for member in out.get("members", []):
-            member.pop("cloudProvider", None)
     return out
 
 
