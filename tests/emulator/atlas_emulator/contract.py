@@ -605,10 +605,6 @@ class Contract:
             problems.append("ApiError.detail missing or not a string")
         return problems
 
-    def summary(self) -> dict:
-        return {"path": str(self.path), "clusters": str(self.clusters_path) if self.clusters_path else None,
-                "operations": len(self.operations), "quirks": list(self.quirks)}
-
 
 def _absolute(node, uri):
     """Every local ``$ref`` made absolute, so that fragments of the file resolve through the registry."""

@@ -8,7 +8,6 @@ import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
 from http import HTTPStatus
 
 HEX24 = re.compile(r"^[a-f0-9]{24}$")
@@ -92,14 +91,6 @@ def parse_time(value) -> float:
         digits = offset[1:].replace(":", "")
         base -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     return base
-
-
-def id_time(object_id: str) -> float:
-    return float(int(object_id[:8], 16))
-
-
-def utcnow_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reason(status: int) -> str:

@@ -160,16 +160,9 @@ def legacy_snapshot(base, cluster, snap):
     }
 
 
-def render_snapshot(base, cluster, snap, sharded_view=False):
-    if cluster.type == "flex":
-        return flex_snapshot(base, cluster, snap)
-    if cluster.type == "serverless":
-        return serverless_snapshot(base, cluster, snap)
-    if cluster.type == "legacy":
-        return legacy_snapshot(base, cluster, snap)
-    if sharded_view:
-        return sharded_snapshot(base, cluster, snap)
-    return dedicated_snapshot(base, cluster, snap)
+def render_snapshot(base, cluster, snap):
+    from .api import FAMILIES  # pylint: disable=import-outside-toplevel,cyclic-import
+    return FAMILIES[cluster.type].render_snapshot(base, cluster, snap)
 
 
 # -- restore jobs --------------------------------------------------------------------------------------
@@ -311,11 +304,9 @@ def legacy_job(base, job, now):
     return out
 
 
-_JOB_RENDERERS = {"dedicated": dedicated_job, "serverless": serverless_job, "flex": flex_job, "legacy": legacy_job}
-
-
 def render_job(base, job, now=None):
-    return _JOB_RENDERERS[job.family](base, job, time.time() if now is None else now)
+    from .api import FAMILIES  # pylint: disable=import-outside-toplevel,cyclic-import
+    return FAMILIES[job.family].render_job(base, job, time.time() if now is None else now)
 
 
 # -- clusters and the backup schedule --------------------------------------------------------------------
