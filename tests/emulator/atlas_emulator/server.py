@@ -20,6 +20,7 @@ from .faults import TOKEN_OPERATION, FaultEngine, FaultError
 from .state import CLUSTER_ATTRIBUTES, State, StateError
 from .util import HEX24, CLUSTER_NAME, ApiError, api_error_body
 
+MAX_BODY = 16 * 1024 * 1024
 TOKEN_PATH = "/api/oauth/token"
 REVOKE_PATH = "/api/oauth/revoke"
 TOKEN_LIMIT_TEXT = ("Access Token limit reached. Please use the existing Access Tokens or create a new "
@@ -245,22 +246,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.app.verbose:
             sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
 
-    # pylint: disable=invalid-name
-    def do_GET(self):
+    def do_GET(self):  # pylint: disable=invalid-name
         self._dispatch()
 
-    def do_POST(self):
-        self._dispatch()
-
-    def do_PUT(self):
-        self._dispatch()
-
-    def do_PATCH(self):
-        self._dispatch()
-
-    def do_DELETE(self):
-        self._dispatch()
-    # pylint: enable=invalid-name
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -269,20 +258,21 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.app
 
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(65537)
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        """The request body, at most MAX_BODY bytes (a chunked body too: every loop here is bounded)."""
+        if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self.rfile.read(min(int(self.headers.get("Content-Length") or 0), MAX_BODY))
+        chunks, total = [], 0
+        for dummy in range(MAX_BODY):
+            size = min(int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16), MAX_BODY - total)
+            if size <= 0:
+                break
+            chunks.append(self.rfile.read(size))
+            total += size
+            self.rfile.readline(65537)
+        for dummy in range(100):  # the trailer
+            if self.rfile.readline(65537) in (b"\r\n", b"\n", b""):
+                break
+        return b"".join(chunks)
 
     def _base(self) -> str:
         host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
