@@ -478,3 +478,26 @@ def test_a_redirect_to_another_host_and_port(emu, api):
                   location="http://127.0.0.2:9/elsewhere")
     answer = api.session.get(api.base + JOBS, headers={"Accept": V2023}, allow_redirects=False, timeout=5)
     assert answer.status_code == 307 and answer.headers["Location"] == "http://127.0.0.2:9/elsewhere"
+
+
+# -- the process -------------------------------------------------------------------------------------------
+
+
+def test_start_up_config_and_relaxed_limits_survive_resets():
+    from atlas_emulator.control import EmulatorProcess  # pylint: disable=import-outside-toplevel
+    with EmulatorProcess(spec=False, relaxed_limits=True, config={"max_items_per_page": 7}) as process:
+        for dummy in range(2):
+            process.admin.reset()
+            config = process.admin.config()
+            assert config["max_items_per_page"] == 7 and config["rate_limits"]["Cloud Backups"] == [10 ** 6, 10 ** 6]
+            assert config["max_active_tokens"] == 10 ** 6 and config["token_requests_per_minute"] == 10 ** 6
+    assert process.process.returncode == 0  # stopped by SIGTERM
+
+
+def test_it_binds_127_0_0_1_only():
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    from atlas_emulator.control import EMULATOR_PATH  # pylint: disable=import-outside-toplevel
+    refused = subprocess.run([sys.executable, "-m", "atlas_emulator", "--no-spec", "--host", "0.0.0.0"], cwd=EMULATOR_PATH,
+                             capture_output=True, text=True, timeout=30, check=False)
+    assert refused.returncode == 2 and "only 127.0.0.1" in refused.stderr

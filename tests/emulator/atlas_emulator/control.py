@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -122,7 +123,8 @@ class Emulator:
         return self._call("GET", "limits")
 
     def relax_limits(self):
-        """Limits far above anything a functional test needs (the tests of the limits turn them down)."""
+        """Limits far above anything a functional test needs, until the next reset (see EmulatorProcess's
+        ``relaxed_limits`` for a setting that survives resets)."""
         return self.configure(rate_limits={name: [10 ** 6, 10 ** 6] for name in
                                            ("Cloud Backups", "Flex Restore Jobs", "Flex Snapshots", "Clusters")},
                               token_requests_per_minute=10 ** 6, max_active_tokens=10 ** 6)
@@ -167,16 +169,19 @@ class Emulator:
 class EmulatorProcess:
     """Start ``python -m atlas_emulator`` in a subprocess; a context manager.
 
-    ``spec``: None = discover, a path = ``--spec``, False = ``--no-spec``.
+    ``spec``: None = discover, a path = ``--spec``, False = ``--no-spec``. ``config``: start-up configuration keys
+    (README, "Configuration"), kept across resets; ``relaxed_limits``: rate and token limits far above any test's needs.
     """
 
     def __init__(self, spec=None, scenario=None, job_seconds=None, token_ttl=None, extra_args=(), port=0, env=None,
-                 start_timeout=20.0, python=None):
+                 start_timeout=20.0, python=None, config=None, relaxed_limits=False):
         self.spec = spec
         self.scenario = scenario
         self.job_seconds = job_seconds
         self.token_ttl = token_ttl
         self.extra_args = list(extra_args)
+        self.config = dict(config or {})
+        self.relaxed_limits = relaxed_limits
         self.port = port
         self.env = env
         self.start_timeout = start_timeout
@@ -201,6 +206,10 @@ class EmulatorProcess:
             cmd += ["--job-seconds", str(self.job_seconds)]
         if self.token_ttl is not None:
             cmd += ["--token-ttl", str(self.token_ttl)]
+        if self.config:
+            cmd += ["--config", json.dumps(self.config)]
+        if self.relaxed_limits:
+            cmd.append("--relaxed-limits")
         return cmd + self.extra_args
 
     def start(self):

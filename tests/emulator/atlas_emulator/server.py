@@ -53,6 +53,11 @@ BUILTIN_DEFAULTS = {
 }
 
 
+# Limits far above anything a functional test needs (--relaxed-limits, Emulator.relax_limits()).
+RELAXED_LIMITS = {"rate_limits": {name: [10 ** 6, 10 ** 6] for name in BUILTIN_DEFAULTS["rate_limits"]},
+                  "token_requests_per_minute": 10 ** 6, "max_active_tokens": 10 ** 6}
+
+
 class Response:
     __slots__ = ("status", "body", "headers", "content_type")
 
