@@ -366,6 +366,7 @@ def test_fault_status_and_skip(emu_process, emu):
         statuses.append(answer.status_code)
         if answer.status_code == 429:
             assert answer.headers["Retry-After"] == "2" and answer.json()["errorCode"] == "RATE_LIMITED"
+            assert answer.headers["X-Error-Code"] == "RATE_LIMITED" and answer.headers["RateLimit-Remaining"] == "0"
     assert statuses == [200, 429, 200]
     emu.add_fault(method="GET", path_contains="/snapshots", action="status", status=503, times=2)
     assert [api.get(path).status_code for dummy in range(3)] == [503, 503, 200]

@@ -628,9 +628,8 @@ def _path_error(params):
 def _fault_response(rule, rate_headers) -> Response:
     detail = rule.detail or ("Rate limit exceeded (injected by the emulator)." if rule.status == 429 else
                              "Injected fault %d from the emulator." % rule.status)
-    headers = {}
+    headers = dict(rate_headers, **{"X-Error-Code": rule.error_code})
     if rule.status == 429:
-        headers.update(rate_headers)
         headers["RateLimit-Remaining"] = "0"
     if rule.retry_after is not None:
         headers["Retry-After"] = str(int(rule.retry_after)) if float(rule.retry_after).is_integer() else str(rule.retry_after)
