@@ -53,6 +53,13 @@ BUILTIN_DEFAULTS = {
 }
 
 
+# numeric config keys: (type, minimum); _POSITIVE ones must also be above 0
+_NUMBERS = {"job_seconds": (float, 0), "token_ttl": (float, 0), "nonce_ttl": (float, 0), "rate_period": (float, 0),
+            "token_requests_per_minute": (int, 1), "max_active_tokens": (int, 1), "max_items_per_page": (int, 1),
+            "flex_pending_seconds": (float, 0), "flex_queued_seconds": (float, 0), "snapshot_seconds": (float, 0),
+            "cluster_idle_seconds": (float, 0), "expire_automated_after_seconds": (float, 0)}
+_POSITIVE = ("token_ttl", "nonce_ttl", "rate_period")
+
 # Limits far above anything a functional test needs (--relaxed-limits, Emulator.relax_limits()).
 RELAXED_LIMITS = {"rate_limits": {name: [10 ** 6, 10 ** 6] for name in BUILTIN_DEFAULTS["rate_limits"]},
                   "token_requests_per_minute": 10 ** 6, "max_active_tokens": 10 ** 6}
@@ -129,11 +136,11 @@ class EmulatorApp:
                 raise StateError("serverless_endpoints must be served, gone or not_found")
         if changes.get("restore_rule_failures", "refuse") not in ("refuse", "fail_job"):
             raise StateError("restore_rule_failures must be refuse or fail_job")
-        for key in ("job_seconds", "token_ttl", "nonce_ttl"):
-            if key in changes:
-                value = float(changes[key])
-                if value < 0 or (key != "job_seconds" and value <= 0):
-                    raise StateError("%s must be positive" % key)
+        for key, (kind, minimum) in _NUMBERS.items():
+            if changes.get(key) is not None:
+                value = kind(changes[key])
+                if value < minimum or (key in _POSITIVE and value <= 0):
+                    raise StateError("%s must be %s %s" % (key, ">" if key in _POSITIVE else ">=", minimum))
                 changes[key] = value
         for key, fields in (("api_keys", ("public_key", "private_key")), ("service_accounts", ("client_id", "client_secret"))):
             if key in changes:
