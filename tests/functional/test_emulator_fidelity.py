@@ -13,6 +13,7 @@ import requests
 
 from emulator_fixtures import V2023, V2024, AtlasClient, emu, emu_process  # pylint: disable=unused-import
 from atlas_emulator.control import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from atlas_emulator.state import DEFAULT_ORG
 
 # pylint: disable=redefined-outer-name
 
@@ -419,6 +420,17 @@ def test_infinite_clusters_have_no_download_and_pit_needs_a_valid_key(emu, api):
                    {"deliveryType": "pointInTime", "pointInTimeUTCSeconds": int(time.time()) - 600, "targetClusterName": "enc-db",
                     "targetGroupId": P})
     assert pit.status_code == 400 and pit.json()["errorCode"] == "INVALID_ENCRYPTION_KEY"
+
+
+def test_no_restore_into_another_organization_through_the_api(emu, api):
+    snapshot = seed(emu, target=None)
+    emu.add_project(P2, org_id="6f0000000000000000000002")
+    emu.add_cluster(P2, "dr-db")
+    answer = api.post(JOBS, {"deliveryType": "automated", "snapshotId": snapshot, "targetClusterName": "dr-db", "targetGroupId": P2})
+    assert answer.status_code == 400 and answer.json()["errorCode"] == "CROSS_ORGANIZATION_RESTORE_NOT_ALLOWED"
+    emu.add_project(P2, org_id=DEFAULT_ORG)  # back into the source's organization
+    assert api.post(JOBS, {"deliveryType": "automated", "snapshotId": snapshot, "targetClusterName": "dr-db",
+                           "targetGroupId": P2}).status_code == 200
 
 
 def test_a_flex_snapshot_restores_only_into_a_replica_set(emu, api):

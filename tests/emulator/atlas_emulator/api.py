@@ -369,6 +369,9 @@ class AtlasApi:
                            "Cannot start a restore to cluster %s in group %s: a restore to that cluster is already in progress."
                            % (target.name, target_group), parameters=[target.name, target_group])
         broken = broken_restore_rule(cluster, snap, target if delivery_type != "download" else None, delivery_type)
+        if broken is None and target is not None and self._project(target_group).org_id != self._project(cluster.project_id).org_id:
+            broken = ("CROSS_ORGANIZATION_RESTORE_NOT_ALLOWED",
+                      "Restores into another organization are possible in the Atlas UI only, not through the API.")
         if broken is not None and self.config["restore_rule_failures"] == "refuse":
             raise ApiError(400, broken[0], broken[1], parameters=[cluster.name] + ([target.name] if target else []))
         duration = float(cluster.job_seconds if cluster.job_seconds is not None else self.config["job_seconds"])

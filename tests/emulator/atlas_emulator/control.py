@@ -76,8 +76,11 @@ class Emulator:
 
     # -- data ------------------------------------------------------------------------------------
 
-    def add_project(self, id=None):  # pylint: disable=redefined-builtin
-        return self._call("POST", "projects", {"id": id} if id else {})["id"]
+    def add_project(self, id=None, org_id=None):  # pylint: disable=redefined-builtin
+        body = {"id": id} if id else {}
+        if org_id is not None:
+            body["org_id"] = org_id
+        return self._call("POST", "projects", body)["id"]
 
     def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
                     **attributes):

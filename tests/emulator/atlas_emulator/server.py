@@ -655,7 +655,7 @@ def _admin_scenario(app, body, _query, _base):
 
 def _admin_projects(app, _body, _query, _base):
     with app.state.lock:
-        return {"results": [{"id": p.id, "clusters": sorted(p.clusters)} for p in app.state.projects.values()]}
+        return {"results": [{"id": p.id, "org_id": p.org_id, "clusters": sorted(p.clusters)} for p in app.state.projects.values()]}
 
 
 def _admin_add_cluster(app, body, _query, _base):
@@ -740,7 +740,7 @@ ADMIN = {
     ("GET", "config"): lambda app, *_: app.public_config(),
     ("POST", "config"): lambda app, body, *_: app.configure(dict(body)),
     ("POST", "scenario"): _admin_scenario,
-    ("POST", "projects"): lambda app, body, *_: {"id": app.state.add_project(body.get("id")).id},
+    ("POST", "projects"): lambda app, body, *_: {"id": app.state.add_project(body.get("id"), body.get("org_id")).id},
     ("GET", "projects"): _admin_projects,
     ("POST", "clusters"): _admin_add_cluster,
     ("GET", "clusters"): _admin_clusters,

@@ -9,6 +9,7 @@ import time
 from .util import HEX24, CLUSTER_NAME, IDS, new_id, parse_time
 
 FAMILIES = ("dedicated", "serverless", "flex", "legacy")
+DEFAULT_ORG = "5f0000000000000000000001"
 OUTCOMES = ("completed", "failed", "expired", "cancelled")
 JOB_STATES = ("running",) + OUTCOMES
 SNAPSHOT_STATUSES = ("completed", "in_progress", "queued", "failed")
@@ -206,11 +207,12 @@ class Cluster:
 
 
 class Project:
-    __slots__ = ("id", "clusters")
+    __slots__ = ("id", "clusters", "org_id")
 
-    def __init__(self, project_id):
+    def __init__(self, project_id, org_id=None):
         self.id = project_id
         self.clusters = {}
+        self.org_id = org_id or DEFAULT_ORG
 
 
 class State:
@@ -230,7 +232,8 @@ class State:
 
     # -- projects and clusters -------------------------------------------------------------------
 
-    def add_project(self, project_id=None):
+    def add_project(self, project_id=None, org_id=None):
+        """The project (created when new); ``org_id`` puts it in another organization than the default one."""
         with self.lock:
             if project_id is None:
                 project_id = new_id()
@@ -238,8 +241,10 @@ class State:
                 raise StateError("project id must be 24 lower-case hex digits: %r" % (project_id,))
             project = self.projects.get(project_id)
             if project is None:
-                project = Project(project_id)
+                project = Project(project_id, org_id)
                 self.projects[project_id] = project
+            elif org_id is not None:
+                project.org_id = org_id
             return project
 
     def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
