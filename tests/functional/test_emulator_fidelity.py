@@ -250,6 +250,23 @@ def test_an_empty_bucket_answers_429_with_retry_after_per_project_and_endpoint_s
     assert emu.limits()["rate_limited"] == {P: 2}
 
 
+SETS = {"Cloud Backups": (JOBS, V2023), "Flex Restore Jobs": (FLEX_JOBS, V2024),
+        "Flex Snapshots": ("/groups/%s/flexClusters/flex-db/backup/snapshots" % P, V2024),
+        "Clusters": ("/groups/%s/clusters/prod-db" % P, "application/vnd.atlas.2024-08-05+json")}
+
+
+@pytest.mark.parametrize("endpoint_set", sorted(SETS))
+def test_each_endpoint_set_has_its_own_bucket(emu, api, endpoint_set):
+    seed(emu)
+    emu.add_cluster(P, "flex-db", cluster_type="flex")
+    emu.configure(rate_limits={endpoint_set: [1, 1]})
+    path, version = SETS[endpoint_set]
+    assert [api.get(path, version=version).status_code for dummy in range(2)] == [200, 429]
+    for other, (other_path, other_version) in SETS.items():
+        if other != endpoint_set:
+            assert api.get(other_path, version=other_version).status_code == 200, other
+
+
 # -- service-account tokens --------------------------------------------------------------------------------
 
 
