@@ -93,6 +93,11 @@ class PlaybookRun:
     def wall(self) -> float:
         return self.ended - self.started
 
+    @property
+    def results_text(self) -> str:
+        """The recorded results as text (one JSON line each), for scans of the whole output."""
+        return "\n".join(json.dumps(entry) for entry in self.results)
+
     def task(self, name: str) -> dict:
         """The one recorded result of the task with this name."""
         found = self._named(name)

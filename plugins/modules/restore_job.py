@@ -176,6 +176,15 @@ restore_job:
     target_group_id: 5f1a2b3c4d5e6f7a8b9c0d1e
     finished_at: "2026-11-22T08:15:00Z"
     created_at: "2026-11-22T07:45:00Z"
+restore_jobs:
+  description:
+    - Every job of this restore, as last seen; one, except for a legacy restore of a sharded cluster, which Atlas runs as a
+      batch of jobs (one per shard and config server). RV(restore_job) is the first of them, with the worst status of the
+      batch.
+  returned: when a job was started, re-used or adopted
+  type: list
+  elements: dict
+  version_added: 0.2.0
 request:
   description: The create request body that was sent, or would be sent in check mode, as Atlas takes it.
   returned: with O(state=present) and no O(job_id)
