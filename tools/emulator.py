@@ -58,16 +58,15 @@ def main() -> int:
     args = parser.parse_args()
     spec = find_spec()
     stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    # Ctrl-C (SIGINT, set explicitly: a shell that starts this in the background ignores it) and SIGTERM both stop it.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.append(True))
     with EmulatorProcess(spec=spec if spec else False, scenario="demo", job_seconds=args.job_seconds, port=args.port) as emulator:
         print(instructions(emulator.url), flush=True)
         if not spec:
             print("(the official OpenAPI subset was not found: the emulator does not check exchanges against it)", flush=True)
-        try:
-            while not stop and emulator.process.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+        while not stop and emulator.process.poll() is None:
+            time.sleep(0.3)
         print("\nstopping the Atlas emulator", flush=True)
         if emulator.process.poll() not in (None, 0):
             print(emulator.stderr(), file=sys.stderr)
