@@ -9,6 +9,8 @@ import time
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import pytest
+
 from conftest import OTHER_PROJECT, PROJECT, api_calls
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -144,6 +146,7 @@ def test_download_urls_show_as_host_and_expiry_and_never_reach_the_stats(ansible
     assert url not in summary and f"Download from {urlsplit(url).hostname} (1 link" in summary and "expiring " + job["expires_at"] in summary
     published = run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]
     assert "delivery_url" not in published["restore_job"] and url not in str(published)
+    assert result_of(run)["finished_at"] == job["finished_at"]
     shown = runbook(ansible, restore_delivery_type="download", restore_target_cluster_name="", restore_show_delivery_urls=True)
     assert url in shown.ok("Summarize the restore")["msg"] and result_of(shown)["reused"] is True
     # A re-used download that was complete before this run: its own end or nothing, never "now".
@@ -184,3 +187,37 @@ def test_a_target_that_does_not_exist_names_the_target_variables(ansible, emulat
     assert "restore_target_cluster_name (no-such-db)" in message and "restore_target_project_id" in message, message
     published = run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]
     assert published["failed"] is True and published["restore_job"] is None
+
+
+@pytest.mark.parametrize("cluster_type", ["flex", "serverless", "legacy"])
+def test_every_backup_family_reruns_into_the_same_job_with_its_own_times(ansible, emulator, cluster_type):
+    emulator.add_cluster(PROJECT, "src-db", cluster_type=cluster_type, job_seconds=2)
+    emulator.add_cluster(PROJECT, "dst-db", cluster_type=cluster_type)
+    emulator.add_snapshots(PROJECT, "src-db", snapshots=[{"created_at": "2026-11-20T00:00:00Z", "status": "completed"}])
+    variables = dict(restore_cluster_name="src-db", restore_target_cluster_name="dst-db", restore_cluster_type=cluster_type)
+    first = result_of(runbook(ansible, **variables))
+    again_run = runbook(ansible, **variables)
+    assert again_run.rc == 0, again_run.stdout[-4000:]
+    again = result_of(again_run)
+    assert again["reused"] is True and again["restore_job"]["id"] == first["restore_job"]["id"]
+    assert first["snapshot_created_at"] == "2026-11-20T00:00:00Z" and first["started_at"] == first["restore_job"]["created_at"]
+    # Legacy jobs report no end time of their own: null rather than a time this run made up.
+    assert (first["finished_at"] is None) == (cluster_type == "legacy")
+    for key in ("started_at", "finished_at", "duration_seconds"):
+        assert again[key] == first[key], key
+    assert len(api_calls(emulator, "POST")) == 1
+
+
+def test_legacy_download_urls_never_reach_the_stats(ansible, emulator):
+    emulator.add_cluster(PROJECT, "old-db", cluster_type="legacy", job_seconds=1)
+    emulator.add_snapshots(PROJECT, "old-db", snapshots=[{"created_at": "2026-11-20T00:00:00Z", "status": "completed"}])
+    run = runbook(ansible, restore_cluster_name="old-db", restore_cluster_type="legacy", restore_delivery_type="download",
+                  restore_target_cluster_name="")
+    assert run.rc == 0, run.stdout[-4000:]
+    delivery = result_of(run)["restore_job"]["delivery"]
+    assert delivery["url"]
+    published = run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]
+    assert "url" not in published["restore_job"]["delivery"] and delivery["url"] not in str(published)
+    assert delivery["url"] not in run.ok("Summarize the restore")["msg"]
+    # This run saw the download complete: that moment stands in for the end legacy jobs do not report.
+    assert result_of(run)["finished_at"] is not None
