@@ -317,7 +317,7 @@ TEST_STEPS := unit build galaxy-import changelog-lint docs docs-lint lint units-
 	functional functional-core2.16 sanity-core2.21 sanity-core2.16 sanity-targets
 KEEP_GOING ?= 0
 
-test: venv venv216 ## everything CI runs: unit build changelog-lint docs docs-lint lint units functional (2.21, 2.16) sanity
+test: venv venv216 ## everything CI runs: unit build galaxy-import changelog-lint docs docs-lint lint units functional (2.21, 2.16) sanity
 	@failed=(); summary=(); passed=0; \
 	for step in $(TEST_STEPS); do \
 	  echo; echo "===== make $$step ====="; t0=$$(date +%s); \

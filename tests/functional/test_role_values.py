@@ -24,7 +24,7 @@ CHANNELS = ["json", "key_value", "runner"]
 # Every spelling of false Ansible's boolean conversion takes, as strings (-e key=value, surveys, inventory files).
 FALSE_WORDS = ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "n", "N", "f", "F", "0"]
 # The same channel over JSON also carries native values.
-FALSE_JSON = [False, 0, "false", "no", "off", "n", "f", "0", "FALSE"]
+FALSE_JSON = [False, 0, 0.0, "false", "no", "off", "n", "f", "0", "FALSE"]
 RUNNER_DRIVER = """
 import json, sys
 import ansible_runner
@@ -133,7 +133,7 @@ def test_true_strings_mean_true(ansible, emulator, channel):
     values = dict(restore_wait="Y", restore_force="True", restore_allow_overwrite_source="yes", restore_show_delivery_urls="on",
                   restore_wait_timeout=" 900 " if channel == "runner" else "0900", restore_reuse_window="0")
     if channel == "json":
-        values.update(restore_force=True, restore_allow_overwrite_source=1, restore_wait_timeout=900)
+        values.update(restore_force=True, restore_allow_overwrite_source=1, restore_show_delivery_urls=1.0, restore_wait_timeout=900)
     run = run_role(ansible, channel, dict(SOURCE, restore_target_cluster_name="prod-db", **values), check=True)
     assert run.rc == 0, run.stdout[-4000:]
     got = settings(run)
