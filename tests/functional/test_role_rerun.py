@@ -221,3 +221,9 @@ def test_legacy_download_urls_never_reach_the_stats(ansible, emulator):
     assert delivery["url"] not in run.ok("Summarize the restore")["msg"]
     # This run saw the download complete: that moment stands in for the end legacy jobs do not report.
     assert result_of(run)["finished_at"] is not None
+    again = runbook(ansible, restore_cluster_name="old-db", restore_cluster_type="legacy", restore_delivery_type="download",
+                    restore_target_cluster_name="")
+    assert again.rc == 0, again.stdout[-4000:]
+    # Re-used, and already complete before this run: no end of its own, so null, never the time of this re-run.
+    assert result_of(again)["reused"] is True and result_of(again)["finished_at"] is None
+    assert result_of(again)["duration_seconds"] is None
