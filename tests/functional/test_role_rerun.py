@@ -227,3 +227,12 @@ def test_legacy_download_urls_never_reach_the_stats(ansible, emulator):
     # Re-used, and already complete before this run: no end of its own, so null, never the time of this re-run.
     assert result_of(again)["reused"] is True and result_of(again)["finished_at"] is None
     assert result_of(again)["duration_seconds"] is None
+
+
+def test_a_given_snapshot_that_is_not_completed_is_refused_naming_its_status(ansible, emulator):
+    seed(emulator)
+    running = emulator.add_snapshots(PROJECT, "prod-db", snapshots=[{"created_at": "2026-11-21T00:00:00Z", "status": "in_progress"}])
+    run = runbook(ansible, restore_snapshot_id=running[0]["id"])
+    message = run.failed("Fail when no completed snapshot qualifies")["msg"]
+    assert f"Snapshot {running[0]['id']} (restore_snapshot_id) of cluster prod-db is in_progress, not completed" in message, message
+    assert api_calls(emulator, "POST") == []
