@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import OTHER_PROJECT, PROJECT, api_calls
+from harness import OTHER_PROJECT, PROJECT, api_calls
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import PROJECT, PlaybookRun, api_calls
+from harness import PROJECT, PlaybookRun, api_calls
 
 CHANNELS = ["json", "key_value", "runner"]
 # Every spelling of false Ansible's boolean conversion takes, as strings (-e key=value, surveys, inventory files).
@@ -58,15 +58,14 @@ def runner_python() -> str | None:
 
 def run_role(ansible, channel: str, variables: dict, check: bool = False) -> PlaybookRun:
     """atlasops.backup.dr_restore with these variables, handed over the way the channel hands them over."""
-    ansible.runs += 1
-    record = ansible.workdir / f"run{ansible.runs}.jsonl"
+    record = ansible.new_path("role", ".jsonl")
     env = dict(ansible.env(), RECORD_RESULTS_FILE=str(record))
     playbook_bin = str(Path(sys.executable).parent / "ansible-playbook")
     if channel == "runner":
         python = runner_python()
         if python is None:
             pytest.skip("ansible-runner is not installed")
-        private = ansible.workdir / f"runner{ansible.runs}"
+        private = ansible.new_path("runner")
         (private / "project").mkdir(parents=True)
         arguments = dict(private_data_dir=str(private), playbook="atlasops.backup.dr_restore", envvars=env, quiet=True,
                          inventory="localhost ansible_connection=local", binary=playbook_bin,
@@ -168,7 +167,6 @@ def test_no_spelling_of_false_turns_the_guard_off_in_inventory_variables(ansible
     playbook = tmp_path / "fleet.yml"
     playbook.write_text(yaml.safe_dump([{"name": "guard", "hosts": "all", "gather_facts": False,
                                          "roles": [{"role": "atlasops.backup.restore"}]}]))
-    ansible.runs += 1
     record = tmp_path / "inventory.jsonl"
     done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)],
                           cwd=tmp_path, env=dict(ansible.env(), RECORD_RESULTS_FILE=str(record)), capture_output=True, text=True,
