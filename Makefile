@@ -222,7 +222,7 @@ DOC_BENIGN := Collection at '[^']*/ansible/_internal/ansible_collections/
 DOC_ITEMS = $(foreach f,$(filter-out __init__,$(basename $(notdir $(wildcard $(COLL_DIR)/plugins/modules/*.py)))),module:$(COLLECTION).$(f)) \
 	$(foreach d,$(patsubst %/,%,$(notdir $(patsubst %/,%,$(wildcard $(COLL_DIR)/roles/*/)))),role:$(COLLECTION).$(d))
 define ansible_doc_all
-	@cd $(COLL_DIR); status=0; core="$$($(abspath $(1))/bin/ansible --version | head -n1)"; \
+	@cd $(COLL_DIR); status=0; core="$$($(abspath $(1))/bin/ansible --version | sed -n 1p)"; \
 	echo "$$core"; \
 	for item in $(DOC_ITEMS); do \
 	  kind="$${item%%:*}"; name="$${item#*:}"; \
