@@ -197,9 +197,14 @@ waited_seconds:
   sample: 1834.2
 """
 
+from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._module import WAIT_ARGSPEC, AtlasModule, argument_spec
+from ansible_collections.atlasops.backup.plugins.module_utils._preflight import (
+    check_options, failures, is_sharded_cluster, judge, read_facts, refusal, unjudged_warnings,
+)
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import Restorer, restore_request
-from ansible_collections.atlasops.backup.plugins.module_utils._validation import check_hex24
+from ansible_collections.atlasops.backup.plugins.module_utils._safety import UNWAITED_TIMEOUT, SafetySnapshot, refusal as safety_refusal
+from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
 from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES
 
 
@@ -216,6 +221,11 @@ def main():
             target_cluster_name=dict(type="str"),
             target_project_id=dict(type="str"),
             force=dict(type="bool", default=False),
+            preflight=dict(type="bool", default=True),
+            preflight_skip=dict(type="list", elements="str", default=[]),
+            max_snapshot_age=dict(type="int", default=0),
+            target_safety_snapshot=dict(type="bool", default=False),
+            wait_for_target=dict(type="bool", default=False),
             **WAIT_ARGSPEC,
         ),
         supports_check_mode=True,
@@ -228,10 +238,20 @@ def main():
     def body():
         atlas.check_connection_options()
         check_hex24("job_id", params["job_id"])
+        skip = check_options(params["preflight_skip"], params["max_snapshot_age"])
+        creating = params["state"] == "present" and not params["job_id"]
         # adopting or cancelling a job needs only its identity
-        request = restore_request(params) if params["state"] == "present" and not params["job_id"] else None
+        request = restore_request(params) if creating else None
+        safety = params["target_safety_snapshot"] and creating
+        if safety and request.delivery_type == "download":
+            atlas.warn("target_safety_snapshot is ignored: a download restores into no cluster")
+            safety = False
+        if params["target_safety_snapshot"] and not creating:
+            atlas.warn("target_safety_snapshot applies only when the module starts a restore: ignored")
         if atlas.check_mode and params["wait"]:
             atlas.warn("check mode does not wait for restore jobs: wait is ignored")
+        if params["wait_for_target"] and not params["wait"] and params["state"] == "present":
+            atlas.warn("wait_for_target needs wait: true; the target's readiness is not awaited")
         backup = atlas.backup()
         restorer = Restorer(backup, atlas.result, check_mode=atlas.check_mode, diff=atlas.diff_mode, warn=atlas.warn,
                             max_retries=params["max_retries"], request_timeout=params["request_timeout"],
@@ -239,13 +259,88 @@ def main():
         if params["state"] == "absent":
             restorer.cancel(params["job_id"])
             return
-        jobs = restorer.adopt(params["job_id"]) if params["job_id"] else restorer.ensure(request, force=params["force"])
+        if params["job_id"]:
+            jobs = restorer.adopt(params["job_id"])
+        else:
+            jobs = start(atlas, backup, restorer, request, skip, safety)
         if jobs:
             atlas.wait_for_jobs(backup, jobs)
             if restorer.sent_lost:
                 restorer.warn_about_extra_jobs()  # a lost create may land late: look once more after the wait
+            if params["wait_for_target"]:
+                wait_for_target(atlas, backup, atlas.result["restore_job"])
 
     atlas.run(body)
+
+
+def start(atlas, backup, restorer, request, skip, safety):
+    """Pre-flight checks, the safety snapshot, then the restore (re-used, or created once)."""
+    params = atlas.params
+    deadline = atlas.deadline()
+    result = atlas.result
+    result["preflight"] = None
+    if safety:
+        result["safety_snapshot"] = None
+    target_backup, target = None, None
+    if params["preflight"]:
+        facts, target_backup = read_facts(backup, request, skip=skip, max_snapshot_age=params["max_snapshot_age"], deadline=deadline)
+        target = facts.target
+        result["preflight"] = judge(facts, skip)
+        for message in unjudged_warnings(result["preflight"]):
+            atlas.warn(message)
+    elif safety:
+        try:
+            target_backup, target = backup.sibling(request.target_project, request.target_cluster_name).described(deadline=deadline)
+        except AtlasError:  # unreadable: the snapshot request itself then says what is wrong
+            target_backup, target = None, None
+    snapshots = None
+    if safety:
+        target_type = target_backup.cluster_type if target_backup is not None else backup.cluster_type
+        reason = safety_refusal(target_type, target, request.target_cluster_name)
+        if reason:
+            raise InvalidInputError(reason)
+        snapshots = SafetySnapshot(target_backup or backup.sibling(request.target_project, request.target_cluster_name, "dedicated"),
+                                   request, sharded=bool(is_sharded_cluster(target)), check_mode=atlas.check_mode, warn=atlas.warn,
+                                   clock=backup.client.clock, sleep=backup.client.sleep)
+
+    def before_create():
+        if result["preflight"] and failures(result["preflight"]):
+            raise InvalidInputError(refusal(result["preflight"]))
+        if snapshots is None:
+            return False
+        until = deadline if deadline is not None else backup.client.clock() + UNWAITED_TIMEOUT
+        result["safety_snapshot"] = snapshots.ensure(until)
+        if result["safety_snapshot"]["action"] == "taken":
+            result["changed"] = True
+        return result["safety_snapshot"]["action"] == "taken"
+
+    jobs = restorer.ensure(request, force=params["force"], before_create=before_create)
+    if (result.get("safety_snapshot") or {}).get("action") == "taken":
+        result["changed"] = True  # even when another run's job was re-used after a 409
+    if result.get("reused"):
+        job_id = result["restore_job"]["id"]
+        if result["preflight"]:
+            for entry in failures(result["preflight"]):
+                atlas.warn(f"pre-flight check {entry['check']} fails ({entry['detail']}), but restore job {job_id} already exists "
+                           "for this restore: it is re-used, nothing new is sent")
+        if snapshots is not None:
+            found = snapshots.find(deadline)
+            result["safety_snapshot"] = snapshots.report(found, "reused" if found else "not_taken")
+            if found is None:
+                atlas.warn(f"restore job {job_id} already exists for this restore: no safety snapshot is taken of a target "
+                           "that is already being restored")
+    return jobs
+
+
+def wait_for_target(atlas, backup, job):
+    """With wait_for_target: after the job completed, wait until its target cluster is ready."""
+    target_name = job.get("target_cluster_name")
+    if job.get("delivery_type") == "download" or not target_name:
+        atlas.warn("wait_for_target is ignored: a download restores into no cluster")
+        atlas.result["target_ready_at"] = None
+        return
+    target_project = job.get("target_project_id") or backup.project_id
+    atlas.wait_for_target(backup.sibling(target_project, target_name), resolved=False)
 
 
 if __name__ == "__main__":
