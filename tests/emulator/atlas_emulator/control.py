@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +30,11 @@ URL_PREFIX = "ATLAS_EMULATOR_URL="
 
 class EmulatorError(RuntimeError):
     pass
+
+
+def _given(**values):
+    """The keyword arguments that are not None."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 class Emulator:
@@ -68,35 +74,26 @@ class Emulator:
         return self._call("POST", "config", changes)
 
     def load_scenario(self, name, job_seconds=None):
-        body = {"name": name}
-        if job_seconds is not None:
-            body["job_seconds"] = job_seconds
-        return self._call("POST", "scenario", body)
+        return self._call("POST", "scenario", dict(name=name, **_given(job_seconds=job_seconds)))
 
     # -- data ------------------------------------------------------------------------------------
 
-    def add_project(self, id=None):  # pylint: disable=redefined-builtin
-        return self._call("POST", "projects", {"id": id} if id else {})["id"]
+    def add_project(self, id=None, org_id=None):  # pylint: disable=redefined-builtin
+        return self._call("POST", "projects", _given(id=id or None, org_id=org_id))["id"]
 
-    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None):
-        body = {"project_id": project_id, "name": name, "type": cluster_type, "sharded": sharded}
-        if job_seconds is not None:
-            body["job_seconds"] = job_seconds
-        if job_outcome is not None:
-            body["job_outcome"] = job_outcome
+    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
+                    **attributes):
+        """Create (or update) a cluster; ``attributes`` are the keys of README "Clusters" (mongodb_version, fcv,
+        shards, config_server_type, database_edition, encryption_provider, backup_enabled, pit_enabled, paused,
+        state, restore_window_days, provider, region, encryption_key_valid)."""
+        body = dict(attributes, project_id=project_id, name=name, type=cluster_type, sharded=sharded,
+                    **_given(job_seconds=job_seconds, job_outcome=job_outcome))
         return self._call("POST", "clusters", body)
 
     def add_snapshots(self, project_id, cluster_name, snapshots=None, count=None, every_hours=None, newest=None):
         """Create snapshots; return them as the cluster's family renders them (each has ``id``)."""
-        body = {"project_id": project_id, "cluster_name": cluster_name}
-        if snapshots is not None:
-            body["snapshots"] = snapshots
-        if count is not None:
-            body["count"] = count
-        if every_hours is not None:
-            body["every_hours"] = every_hours
-        if newest is not None:
-            body["newest"] = newest
+        body = dict(project_id=project_id, cluster_name=cluster_name,
+                    **_given(snapshots=snapshots, count=count, every_hours=every_hours, newest=newest))
         return self._call("POST", "snapshots", body)["snapshots"]
 
     def add_restore_jobs(self, project_id, cluster_name, count=1, **fields):
@@ -113,16 +110,24 @@ class Emulator:
     def restore_jobs(self, project_id, cluster_name):
         return self._call("GET", "restore_jobs", params={"project_id": project_id, "cluster_name": cluster_name})["results"]
 
+    def limits(self):
+        """Token counts (active now, peak, issued, revoked, refused), 429s by project, bucket levels."""
+        return self._call("GET", "limits")
+
+    def relax_limits(self):
+        """Limits far above anything a functional test needs, until the next reset (see EmulatorProcess's
+        ``relaxed_limits`` for a setting that survives resets)."""
+        return self.configure(rate_limits={name: [10 ** 6, 10 ** 6] for name in
+                                           ("Cloud Backups", "Flex Restore Jobs", "Flex Snapshots", "Clusters")},
+                              token_requests_per_minute=10 ** 6, max_active_tokens=10 ** 6)
+
     # -- faults ----------------------------------------------------------------------------------
 
     def add_fault(self, **rule):
         return self._call("POST", "faults", rule)["ids"][0]
 
     def add_faults(self, rules, seed=None):
-        body = {"rules": list(rules)}
-        if seed is not None:
-            body["seed"] = seed
-        return self._call("POST", "faults", body)["ids"]
+        return self._call("POST", "faults", dict(rules=list(rules), **_given(seed=seed)))["ids"]
 
     def faults(self):
         return self._call("GET", "faults")
@@ -153,16 +158,19 @@ class Emulator:
 class EmulatorProcess:
     """Start ``python -m atlas_emulator`` in a subprocess; a context manager.
 
-    ``spec``: None = discover, a path = ``--spec``, False = ``--no-spec``.
+    ``spec``: None = discover, a path = ``--spec``, False = ``--no-spec``. ``config``: start-up configuration keys
+    (README, "Configuration"), kept across resets; ``relaxed_limits``: rate and token limits far above any test's needs.
     """
 
     def __init__(self, spec=None, scenario=None, job_seconds=None, token_ttl=None, extra_args=(), port=0, env=None,
-                 start_timeout=20.0, python=None):
+                 start_timeout=20.0, python=None, config=None, relaxed_limits=False):
         self.spec = spec
         self.scenario = scenario
         self.job_seconds = job_seconds
         self.token_ttl = token_ttl
         self.extra_args = list(extra_args)
+        self.config = dict(config or {})
+        self.relaxed_limits = relaxed_limits
         self.port = port
         self.env = env
         self.start_timeout = start_timeout
@@ -187,6 +195,10 @@ class EmulatorProcess:
             cmd += ["--job-seconds", str(self.job_seconds)]
         if self.token_ttl is not None:
             cmd += ["--token-ttl", str(self.token_ttl)]
+        if self.config:
+            cmd += ["--config", json.dumps(self.config)]
+        if self.relaxed_limits:
+            cmd.append("--relaxed-limits")
         return cmd + self.extra_args
 
     def start(self):
