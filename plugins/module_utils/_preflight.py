@@ -430,7 +430,7 @@ def refusal(rows: list) -> str:
     """Why the restore is refused, naming each broken rule and its values."""
     broken = "; ".join(f"{entry['check']}: {entry['detail']}" for entry in failures(rows))
     names = ", ".join(entry["check"] for entry in failures(rows))
-    return (f"pre-flight checks refused the restore before anything was sent: {broken}. Fix the target, or (when you know "
+    return (f"pre-flight checks refused the restore before anything was sent: {broken}. Fix what the check names, or (when you know "
             f"better than these rules) turn a check off with preflight_skip: [{names}]")
 
 
