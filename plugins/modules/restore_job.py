@@ -405,7 +405,8 @@ def start(atlas, backup, restorer, request, skip, safety):
             target_backup, target = None, None
     snapshots = None
     if safety:
-        target_type = target_backup.cluster_type if target_backup is not None else backup.cluster_type
+        # An unread target is taken for a dedicated one: Atlas's answer to the snapshot request then says what it is.
+        target_type = target_backup.cluster_type if target_backup is not None else "dedicated"
         reason = safety_refusal(target_type, target, request.target_cluster_name)
         if reason:
             raise InvalidInputError(reason)

@@ -227,3 +227,20 @@ def test_a_target_not_ready_by_the_deadline_fails_saying_the_restore_completed(a
     assert "the restore completed, but target cluster dr is not ready within wait_timeout (12 s)" in result["msg"]
     assert "UPDATING" in result["msg"] and result["restore_job"]["status"] == "completed"
     assert time.time() - started < 12 + 30 + 20  # the same deadline bounds the job wait and the target wait
+
+
+def test_flex_restores_are_judged_on_what_atlas_reports_for_flex(ansible, emulator):
+    emulator.add_cluster(PROJECT, "flex-src", cluster_type="flex", mongodb_version="8.0.4")
+    emulator.add_cluster(PROJECT, "flex-dst", cluster_type="flex", mongodb_version="8.0.4")
+    emulator.add_cluster(PROJECT, "flex-old", cluster_type="flex", mongodb_version="7.0.14")
+    snapshot = emulator.add_snapshots(PROJECT, "flex-src", snapshots=[{"created_at": iso(time.time() - 600), "status": "completed"}])[0]["id"]
+    args = dict(project_id=PROJECT, cluster_name="flex-src", cluster_type="flex", snapshot_id=snapshot, ignore_errors=True)
+    run = ansible.run([task("restore_job", "sound", target_cluster_name="flex-dst", **args),
+                       task("restore_job", "older", target_cluster_name="flex-old", **args)], check=True)
+    sound = run.ok("sound")
+    assert not [entry for entry in sound["preflight"] if entry["ok"] is not True], sound["preflight"]
+    assert rows(sound)["mongodb_version"]["values"] == {"snapshot": "8.0", "target": "8.0"}
+    older = run.failed("older")
+    assert [entry["check"] for entry in older["preflight"] if entry["ok"] is False] == ["mongodb_version"]
+    assert {entry["operation_id"] for entry in api_calls(emulator) if "Cluster" in entry["operation_id"]
+            and "Backup" not in entry["operation_id"]} == {"getGroupFlexCluster"}
