@@ -434,7 +434,7 @@ def start(atlas, backup, restorer, request, skip, safety):
             for entry in failures(result["preflight"]):
                 atlas.warn(f"pre-flight check {entry['check']} fails ({entry['detail']}), but restore job {job_id} already exists "
                            "for this restore: it is re-used, nothing new is sent")
-        if snapshots is not None:
+        if snapshots is not None and result["safety_snapshot"] is None:  # None: not looked for before a create
             found = snapshots.find(deadline)
             result["safety_snapshot"] = snapshots.report(found, "reused" if found else "not_taken")
             if found is None:
