@@ -104,6 +104,12 @@ class PlaybookRun:
         assert len(found) == 1, f"task {name!r} ran {len(found)} times; stdout:\n{self.stdout[-3000:]}"
         return found[0]
 
+    def on(self, name: str, host: str) -> dict:
+        """The one recorded result of the task with this name on this inventory host."""
+        found = [entry for entry in self._named(name) if entry.get("host") == host]
+        assert len(found) == 1, f"task {name!r} ran {len(found)} times on {host}; stdout:\n{self.stdout[-3000:]}"
+        return found[0]
+
     def last(self, name: str) -> dict | None:
         """The last recorded result of the task with this name, or None when it did not run."""
         found = self._named(name)
@@ -164,7 +170,7 @@ class Playbooks:
 
     def run(self, tasks: list | None = None, *, playbook=None, check: bool = False, diff: bool = False, verbosity: int = 0,
             credentials: str = "api_key", env: dict | None = None, play_vars: dict | None = None, extra_vars: dict | None = None,
-            args: tuple = (), timeout: float = 600, command_prefix: tuple = ()) -> PlaybookRun:
+            args: tuple = (), timeout: float = 600, command_prefix: tuple = (), inventory: str = "localhost,") -> PlaybookRun:
         """Run ansible-playbook on a list of tasks (one play on localhost), or on a playbook file or FQCN.
 
         Ended, with what it started, after timeout seconds.
@@ -172,7 +178,7 @@ class Playbooks:
         if playbook is None:
             playbook = self.write_playbook(tasks or [], {"vars": play_vars} if play_vars else None)
         record = self.new_path("results", ".jsonl")
-        command = list(command_prefix) + [self.ansible_playbook, "-i", "localhost,", str(playbook)]
+        command = list(command_prefix) + [self.ansible_playbook, "-i", str(inventory), str(playbook)]
         command += ["--check"] * check + ["--diff"] * diff + (["-" + "v" * verbosity] if verbosity else []) + list(args)
         if extra_vars:
             command += ["-e", json.dumps(extra_vars)]
