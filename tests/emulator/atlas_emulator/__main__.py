@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import signal
 import sys
 import threading
 
 from . import scenarios
 from .contract import find_spec, load_contract, spec_file
-from .server import EmulatorApp, make_server
+from .server import RELAXED_LIMITS, EmulatorApp, make_server
 
 
 def parse_args(argv=None):
@@ -23,6 +25,8 @@ def parse_args(argv=None):
     parser.add_argument("--job-seconds", type=float, default=None, help="restore job duration (default 3, demo 4)")
     parser.add_argument("--token-ttl", type=float, default=None, help="OAuth access token lifetime in seconds (default 3600)")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed for probabilistic fault rules")
+    parser.add_argument("--config", type=json.loads, default=None, help="start-up config as JSON (README, Configuration)")
+    parser.add_argument("--relaxed-limits", action="store_true", help="rate and token limits far above any test's needs")
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request line to stderr")
     return parser.parse_args(argv)
 
@@ -63,6 +67,13 @@ def main(argv=None) -> int:
     if args.fault_seed is not None:
         defaults["fault_seed"] = args.fault_seed
     app = EmulatorApp(contract=contract, defaults=defaults, verbose=args.verbose)
+    try:
+        app.configure(dict(RELAXED_LIMITS) if args.relaxed_limits else {})
+        app.configure(dict(args.config or {}))
+    except ValueError as exc:
+        sys.stderr.write("atlas_emulator: bad --config: %s\n" % exc)
+        return 2
+    app.defaults = copy.deepcopy(app.config)  # what POST /_emulator/reset returns to
     if args.scenario != "empty":
         scenarios.load(app, args.scenario, job_seconds=args.job_seconds)
         app.defaults["job_seconds"] = app.config["job_seconds"]

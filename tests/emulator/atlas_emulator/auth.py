@@ -54,12 +54,14 @@ class Authenticator:
         self._lock = threading.Lock()
         self._nonces = {}  # nonce -> [issued_at, max_nc, set(seen nc)]
         self._tokens = {}  # token -> (client_id, expires_at)
+        self._counts = {"issued": 0, "revoked": 0, "refused": 0, "peak_active": 0}
         self._opaque = secrets.token_hex(16)
 
     def reset(self):
         with self._lock:
             self._nonces.clear()
             self._tokens.clear()
+            self._counts = dict.fromkeys(self._counts, 0)
 
     # -- digest ----------------------------------------------------------------------------------
 
@@ -162,20 +164,33 @@ class Authenticator:
     def token_ttl(self) -> float:
         return float(self._config.get("token_ttl") or 3600.0)
 
-    def issue_token(self, client_id):
+    def issue_token(self, client_id, max_active=None):
+        """(token, ttl), or (None, 0) when the service account has ``max_active`` live tokens already."""
         ttl = self.token_ttl()
         token = "emu." + secrets.token_urlsafe(32)
         with self._lock:
             now = time.time()
-            if len(self._tokens) > 5000:
-                for key in [k for k, v in self._tokens.items() if v[1] < now]:
-                    del self._tokens[key]
+            for key in [k for k, v in self._tokens.items() if v[1] <= now]:
+                del self._tokens[key]
+            active = sum(1 for owner, dummy in self._tokens.values() if owner == client_id)
+            if max_active is not None and active >= max_active:
+                self._counts["refused"] += 1
+                return None, 0
             self._tokens[token] = (client_id, now + ttl)
+            self._counts["issued"] += 1
+            self._counts["peak_active"] = max(self._counts["peak_active"], len(self._tokens))
         return token, ttl
+
+    def token_counts(self):
+        with self._lock:
+            now = time.time()
+            return dict(self._counts, active=sum(1 for dummy, expires in self._tokens.values() if expires > now))
 
     def revoke(self, token):
         with self._lock:
-            return self._tokens.pop(token, None) is not None
+            found = self._tokens.pop(token, None) is not None
+            self._counts["revoked"] += found
+            return found
 
     def check_bearer(self, token: str) -> AuthResult:
         result = AuthResult("bearer", token=token)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -75,11 +76,18 @@ class Emulator:
 
     # -- data ------------------------------------------------------------------------------------
 
-    def add_project(self, id=None):  # pylint: disable=redefined-builtin
-        return self._call("POST", "projects", {"id": id} if id else {})["id"]
+    def add_project(self, id=None, org_id=None):  # pylint: disable=redefined-builtin
+        body = {"id": id} if id else {}
+        if org_id is not None:
+            body["org_id"] = org_id
+        return self._call("POST", "projects", body)["id"]
 
-    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None):
-        body = {"project_id": project_id, "name": name, "type": cluster_type, "sharded": sharded}
+    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
+                    **attributes):
+        """Create (or update) a cluster; ``attributes`` are the keys of README "Clusters" (mongodb_version, fcv,
+        shards, config_server_type, database_edition, encryption_provider, backup_enabled, pit_enabled, paused,
+        state, restore_window_days, provider, region, encryption_key_valid)."""
+        body = dict(attributes, project_id=project_id, name=name, type=cluster_type, sharded=sharded)
         if job_seconds is not None:
             body["job_seconds"] = job_seconds
         if job_outcome is not None:
@@ -112,6 +120,17 @@ class Emulator:
 
     def restore_jobs(self, project_id, cluster_name):
         return self._call("GET", "restore_jobs", params={"project_id": project_id, "cluster_name": cluster_name})["results"]
+
+    def limits(self):
+        """Token counts (active now, peak, issued, revoked, refused), 429s by project, bucket levels."""
+        return self._call("GET", "limits")
+
+    def relax_limits(self):
+        """Limits far above anything a functional test needs, until the next reset (see EmulatorProcess's
+        ``relaxed_limits`` for a setting that survives resets)."""
+        return self.configure(rate_limits={name: [10 ** 6, 10 ** 6] for name in
+                                           ("Cloud Backups", "Flex Restore Jobs", "Flex Snapshots", "Clusters")},
+                              token_requests_per_minute=10 ** 6, max_active_tokens=10 ** 6)
 
     # -- faults ----------------------------------------------------------------------------------
 
@@ -153,16 +172,19 @@ class Emulator:
 class EmulatorProcess:
     """Start ``python -m atlas_emulator`` in a subprocess; a context manager.
 
-    ``spec``: None = discover, a path = ``--spec``, False = ``--no-spec``.
+    ``spec``: None = discover, a path = ``--spec``, False = ``--no-spec``. ``config``: start-up configuration keys
+    (README, "Configuration"), kept across resets; ``relaxed_limits``: rate and token limits far above any test's needs.
     """
 
     def __init__(self, spec=None, scenario=None, job_seconds=None, token_ttl=None, extra_args=(), port=0, env=None,
-                 start_timeout=20.0, python=None):
+                 start_timeout=20.0, python=None, config=None, relaxed_limits=False):
         self.spec = spec
         self.scenario = scenario
         self.job_seconds = job_seconds
         self.token_ttl = token_ttl
         self.extra_args = list(extra_args)
+        self.config = dict(config or {})
+        self.relaxed_limits = relaxed_limits
         self.port = port
         self.env = env
         self.start_timeout = start_timeout
@@ -187,6 +209,10 @@ class EmulatorProcess:
             cmd += ["--job-seconds", str(self.job_seconds)]
         if self.token_ttl is not None:
             cmd += ["--token-ttl", str(self.token_ttl)]
+        if self.config:
+            cmd += ["--config", json.dumps(self.config)]
+        if self.relaxed_limits:
+            cmd.append("--relaxed-limits")
         return cmd + self.extra_args
 
     def start(self):

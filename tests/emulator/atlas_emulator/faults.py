@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 import threading
 
-ACTIONS = ("status", "drop_before", "drop_after", "delay", "expire_token")
+ACTIONS = ("status", "drop_before", "drop_after", "delay", "late", "expire_token", "lag_list", "truncate", "redirect")
 TOKEN_OPERATION = "oauth_token"
 _FIELDS = ("operation_id", "method", "path_contains", "action", "status", "retry_after", "error_code", "detail",
-           "delay_seconds", "delay_before_processing", "skip", "times", "probability", "seed")
+           "delay_seconds", "delay_before_processing", "skip", "times", "probability", "seed", "lag_seconds", "location",
+           "chunked")
 
 
 class FaultError(ValueError):
@@ -29,15 +30,26 @@ class FaultRule:
         self.action = spec.get("action") or ("status" if spec.get("status") else None)
         if self.action not in ACTIONS:
             raise FaultError("action must be one of %s" % ", ".join(ACTIONS))
-        self.status = int(spec.get("status") or 500) if self.action == "status" else None
-        if self.status is not None and not 400 <= self.status <= 599:
-            raise FaultError("status must be 400..599")
+        self.status = None
+        if self.action == "status":
+            self.status = int(spec.get("status") or 500)
+            if not 400 <= self.status <= 599:
+                raise FaultError("status must be 400..599")
+        elif self.action == "redirect":
+            self.status = int(spec.get("status") or 302)
+            if not 300 <= self.status <= 399:
+                raise FaultError("a redirect status must be 300..399")
+        self.lag_seconds = float(spec.get("lag_seconds") or 0.0)
+        if self.action == "lag_list" and self.lag_seconds <= 0:
+            raise FaultError("a lag_list rule needs lag_seconds > 0")
+        self.location = spec.get("location")
+        self.chunked = bool(spec.get("chunked"))
         self.retry_after = spec.get("retry_after")
         self.error_code = spec.get("error_code") or (
             "RATE_LIMITED" if self.status == 429 else "UNEXPECTED_ERROR")
         self.detail = spec.get("detail")
         self.delay_seconds = float(spec.get("delay_seconds") or 0.0)
-        if self.action == "delay" and self.delay_seconds <= 0:
+        if self.action in ("delay", "late") and self.delay_seconds <= 0:
             raise FaultError("a delay rule needs delay_seconds > 0")
         self.delay_before_processing = bool(spec.get("delay_before_processing"))
         self.skip = int(spec.get("skip") or 0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 from .util import HEX24, CLUSTER_NAME, IDS, new_id, parse_time
 
 FAMILIES = ("dedicated", "serverless", "flex", "legacy")
+DEFAULT_ORG = "5f0000000000000000000001"
 OUTCOMES = ("completed", "failed", "expired", "cancelled")
 JOB_STATES = ("running",) + OUTCOMES
 SNAPSHOT_STATUSES = ("completed", "in_progress", "queued", "failed")
@@ -32,17 +34,19 @@ class StateError(ValueError):
 
 
 class Snapshot:
-    __slots__ = ("id", "created", "status", "snapshot_type", "frequency_type", "description", "size",
-                 "mongod_version", "expires", "member_ids", "duration")
+    __slots__ = ("id", "created", "_status", "snapshot_type", "frequency_type", "description", "size",
+                 "mongod_version", "expires", "member_ids", "duration", "ready_at", "policy_item")
 
     def __init__(self, created, status="completed", snapshot_type="scheduled", frequency_type=None, description=None,
-                 size=None, mongod_version="7.0.14", expires=None, snapshot_id=None, members=0):
+                 size=None, mongod_version="7.0.14", expires=None, snapshot_id=None, members=0, ready_at=None):
         self.id = snapshot_id or new_id(created)
         self.created = created
-        self.status = status
+        self._status = status
+        self.ready_at = ready_at  # an on-demand snapshot taken through the API: queued, inProgress, then status
         self.snapshot_type = snapshot_type
-        if frequency_type is None and snapshot_type != "on_demand":
-            frequency_type = "hourly"
+        if frequency_type is None:
+            frequency_type = "ondemand" if snapshot_type == "on_demand" else "hourly"
+        self.policy_item = new_id(created)
         self.frequency_type = frequency_type
         self.description = description
         self.size = size if size is not None else 1073741824 + (int(created) % 997) * 1048576
@@ -52,7 +56,16 @@ class Snapshot:
         self.duration = 300.0
 
     @property
+    def status(self):
+        now = time.time()
+        if self.ready_at is not None and now < self.ready_at:
+            return "queued" if now < self.created + (self.ready_at - self.created) / 5.0 else "in_progress"
+        return self._status
+
+    @property
     def finished(self):
+        if self.ready_at is not None:
+            return self.ready_at if self.status in ("completed", "failed") else None
         return self.created + self.duration if self.status in ("completed", "failed") else None
 
 
@@ -117,9 +130,21 @@ class Job:
         self.forced_at = time.time() if now is None else now
 
 
+# Seedable cluster attributes (admin key -> default); see README "Clusters".
+CLUSTER_ATTRIBUTES = {
+    "mongodb_version": "7.0.14", "fcv": None, "shards": None, "config_server_type": "EMBEDDED",
+    "database_edition": "CORE", "encryption_provider": "NONE", "encryption_key_valid": True, "backup_enabled": True,
+    "pit_enabled": False, "paused": False, "state": "IDLE", "restore_window_days": 7, "provider": "AWS",
+    "region": "US_EAST_1",
+}
+_CHOICES = {"config_server_type": ("EMBEDDED", "DEDICATED"), "database_edition": ("CORE", "INFINITE"),
+            "encryption_provider": ("NONE", "AWS", "AZURE", "GCP"), "provider": ("AWS", "AZURE", "GCP"),
+            "state": ("IDLE", "CREATING", "UPDATING", "DELETING", "REPAIRING")}
+
+
 class Cluster:
     __slots__ = ("id", "project_id", "name", "type", "sharded", "job_seconds", "job_outcome", "snapshots",
-                 "snapshot_by_id", "jobs", "mongod_version", "provider", "shard_names")
+                 "snapshot_by_id", "jobs", "shard_names", "created", "incoming") + tuple(CLUSTER_ATTRIBUTES)
 
     def __init__(self, project_id, name, cluster_type, sharded=False, job_seconds=None, job_outcome=None):
         self.id = new_id()
@@ -132,17 +157,47 @@ class Cluster:
         self.snapshots = []  # sorted by creation time
         self.snapshot_by_id = {}
         self.jobs = []  # creation order
-        self.mongod_version = "7.0.14"
-        self.provider = "AWS"
+        self.incoming = []  # restore jobs that write into this cluster
+        self.created = time.time()
+        for key, value in CLUSTER_ATTRIBUTES.items():
+            setattr(self, key, value)
+        self.set_attributes({"shards": 2 if self.sharded else 1})
+
+    def set_attributes(self, attributes):
+        for key, value in attributes.items():
+            if key not in CLUSTER_ATTRIBUTES:
+                raise StateError("unknown cluster attribute %s (known: %s)" % (key, ", ".join(CLUSTER_ATTRIBUTES)))
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise StateError("%s must be one of %s" % (key, ", ".join(_CHOICES[key])))
+            if key == "mongodb_version" and not re.match(r"^\d+\.\d+\.\d+$", str(value)):
+                raise StateError("mongodb_version must look like 7.0.14")
+            if key == "shards" and (not isinstance(value, int) or value < 1 or (value > 1 and not self.sharded)):
+                raise StateError("shards must be 1 for a replica set, >= 1 for a sharded cluster")
+            setattr(self, key, value)
+        self.shard_names = ["atlas-%s-shard-%d" % (self.name[:20], i) for i in range(self.shards)]
         if self.sharded:
-            self.shard_names = ["atlas-%s-shard-0" % name[:20], "atlas-%s-shard-1" % name[:20], "atlas-%s-config-0" % name[:20]]
-        else:
-            self.shard_names = ["atlas-%s-shard-0" % name[:20]]
+            self.shard_names.append("atlas-%s-config-0" % self.name[:20])
+
+    @property
+    def mongod_version(self):
+        return self.mongodb_version
+
+    def state_name(self, now, idle_after):
+        """IDLE, or UPDATING while a restore runs into the cluster and for ``idle_after`` seconds after it ends."""
+        if self.state != "IDLE":
+            return self.state
+        for job in reversed(self.incoming):
+            _state, finished, _fraction = job.phase(now)
+            if finished is None or now < finished + idle_after:
+                return "UPDATING"
+        return "IDLE"
 
     def as_dict(self):
-        return {"id": self.id, "project_id": self.project_id, "name": self.name, "type": self.type, "sharded": self.sharded,
-                "job_seconds": self.job_seconds, "job_outcome": self.job_outcome, "snapshots": len(self.snapshots),
-                "restore_jobs": len(self.jobs)}
+        out = {"id": self.id, "project_id": self.project_id, "name": self.name, "type": self.type, "sharded": self.sharded,
+               "job_seconds": self.job_seconds, "job_outcome": self.job_outcome, "snapshots": len(self.snapshots),
+               "restore_jobs": len(self.jobs)}
+        out.update({key: getattr(self, key) for key in CLUSTER_ATTRIBUTES})
+        return out
 
     def add_snapshot(self, snapshot):
         self.snapshot_by_id[snapshot.id] = snapshot
@@ -152,11 +207,12 @@ class Cluster:
 
 
 class Project:
-    __slots__ = ("id", "clusters")
+    __slots__ = ("id", "clusters", "org_id")
 
-    def __init__(self, project_id):
+    def __init__(self, project_id, org_id=None):
         self.id = project_id
         self.clusters = {}
+        self.org_id = org_id or DEFAULT_ORG
 
 
 class State:
@@ -176,7 +232,8 @@ class State:
 
     # -- projects and clusters -------------------------------------------------------------------
 
-    def add_project(self, project_id=None):
+    def add_project(self, project_id=None, org_id=None):
+        """The project (created when new); ``org_id`` puts it in another organization than the default one."""
         with self.lock:
             if project_id is None:
                 project_id = new_id()
@@ -184,11 +241,14 @@ class State:
                 raise StateError("project id must be 24 lower-case hex digits: %r" % (project_id,))
             project = self.projects.get(project_id)
             if project is None:
-                project = Project(project_id)
+                project = Project(project_id, org_id)
                 self.projects[project_id] = project
+            elif org_id is not None:
+                project.org_id = org_id
             return project
 
-    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None):
+    def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
+                    attributes=None):
         if cluster_type not in FAMILIES:
             raise StateError("type must be one of %s" % ", ".join(FAMILIES))
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
@@ -209,8 +269,10 @@ class State:
                     raise StateError("cluster %s already exists with type %s" % (name, cluster.type))
                 cluster.job_seconds = job_seconds
                 cluster.job_outcome = job_outcome
+                cluster.set_attributes(attributes or {})
                 return cluster
             cluster = Cluster(project.id, name, cluster_type, sharded, job_seconds, job_outcome)
+            cluster.set_attributes(attributes or {})
             project.clusters[name] = cluster
             return cluster
 
@@ -271,6 +333,9 @@ class State:
         """Store a new job (caller holds the lock)."""
         cluster.jobs.append(job)
         self.jobs[job.id] = job
+        target = self.find_cluster(job.target_project_id, job.target_cluster_name) if job.writes_target else None
+        if target is not None:
+            target.incoming.append(job)
         if job.writes_target and job.target_cluster_name and not job.is_terminal():
             key = (job.target_project_id, job.target_cluster_name)
             self._active_by_target.setdefault(key, {})[job.id] = job

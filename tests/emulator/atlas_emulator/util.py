@@ -8,7 +8,6 @@ import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
 from http import HTTPStatus
 
 HEX24 = re.compile(r"^[a-f0-9]{24}$")
@@ -16,6 +15,7 @@ CLUSTER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*$")
 
 V20230101 = "application/vnd.atlas.2023-01-01+json"
 V20241113 = "application/vnd.atlas.2024-11-13+json"
+V20240805 = "application/vnd.atlas.2024-08-05+json"
 
 
 class IdGenerator:
@@ -93,14 +93,6 @@ def parse_time(value) -> float:
     return base
 
 
-def id_time(object_id: str) -> float:
-    return float(int(object_id[:8], 16))
-
-
-def utcnow_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -118,7 +110,7 @@ class ApiError(Exception):
         self.detail = detail
         self.fields = fields or []
         self.parameters = parameters or []
-        self.headers = headers or {}
+        self.headers = dict(headers or {}, **{"X-Error-Code": error_code})
 
     def body(self) -> dict:
         return api_error_body(self.status, self.error_code, self.detail, self.fields, self.parameters)
@@ -130,8 +122,8 @@ def api_error_body(status: int, error_code: str, detail: str, fields=None, param
         "errorCode": error_code,
         "detail": detail,
         "reason": reason(status),
-        # the spec types ApiError.parameters items as objects
-        "parameters": [p for p in (parameters or []) if isinstance(p, dict)],
+        # Atlas sends a list of strings (the spec says objects: an exemption of the contract)
+        "parameters": [str(p) for p in (parameters or [])],
     }
     if fields:
         body["badRequestDetail"] = {"fields": [{"field": f, "description": d} for f, d in fields]}

@@ -1,4 +1,4 @@
-"""Render snapshots and restore jobs in the shapes of the Atlas Admin API v2 schemas."""
+"""Snapshots, restore jobs, clusters and schedules in the shapes real Atlas sends (README, "What Atlas sends")."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import hashlib
 import time
 
 from .util import iso
+
+SETTINGS = {}  # the app's config: expire_automated_after_seconds, flex_*_seconds, cluster_idle_seconds
 
 _SNAPSHOT_STATUS = {"completed": "completed", "in_progress": "inProgress", "queued": "queued", "failed": "failed"}
 _FLEX_SNAPSHOT_STATUS = {"completed": "COMPLETED", "in_progress": "RUNNING", "queued": "QUEUED", "failed": "FAILED"}
@@ -21,90 +23,60 @@ def self_link(href):
 
 def cluster_base(base, cluster):
     """The API prefix of one cluster for its family."""
-    if cluster.type == "flex":
-        return "%s/groups/%s/flexClusters/%s" % (base, cluster.project_id, cluster.name)
-    if cluster.type == "serverless":
-        return "%s/groups/%s/serverless/%s" % (base, cluster.project_id, cluster.name)
-    return "%s/groups/%s/clusters/%s" % (base, cluster.project_id, cluster.name)
+    segment = {"flex": "flexClusters", "serverless": "serverless"}.get(cluster.type, "clusters")
+    return "%s/groups/%s/%s/%s" % (base, cluster.project_id, segment, cluster.name)
 
 
-# -- snapshots -----------------------------------------------------------------------------------------
+# -- snapshots ---------------------------------------------------------------------------------------------
 
 
-def dedicated_snapshot(base, cluster, snap):
-    out = {
-        "id": snap.id,
-        "createdAt": iso(snap.created),
-        "expiresAt": iso(snap.expires),
-        "status": _SNAPSHOT_STATUS[snap.status],
-        "snapshotType": _SNAPSHOT_TYPE[snap.snapshot_type],
-        "type": "shardedCluster" if cluster.sharded else "replicaSet",
-        "cloudProvider": cluster.provider,
-        "copyRegions": [],
-        "mongodVersion": snap.mongod_version,
-        "storageSizeBytes": snap.size,
-        "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
-    }
-    if not cluster.sharded:
-        out["replicaSetName"] = cluster.shard_names[0]
-    return _with_schedule_fields(out, snap)
-
-
-def _with_schedule_fields(out, snap):
-    """A Cloud Backup snapshot's optional fields: its policy frequency, and the description of an on-demand one."""
+def _cloud_snapshot(out, snap):
+    """Cloud Backup snapshot fields: frequency, description, policy items; a queued or in-progress snapshot has no
+    createdAt, cloudProvider or mongodVersion yet."""
+    out.update({"id": snap.id, "createdAt": iso(snap.created), "expiresAt": iso(snap.expires),
+                "status": _SNAPSHOT_STATUS[snap.status], "snapshotType": _SNAPSHOT_TYPE[snap.snapshot_type],
+                "mongodVersion": snap.mongod_version, "storageSizeBytes": snap.size, "policyItems": [snap.policy_item]})
     if snap.frequency_type:
         out["frequencyType"] = snap.frequency_type
     if snap.description:
         out["description"] = snap.description
+    if snap.status in ("queued", "in_progress"):
+        for name in ("createdAt", "cloudProvider", "mongodVersion"):
+            out.pop(name, None)
     return out
+
+
+def dedicated_snapshot(base, cluster, snap):
+    out = {"type": "shardedCluster" if cluster.sharded else "replicaSet", "cloudProvider": cluster.provider,
+           "copyRegions": [], "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id))}
+    if not cluster.sharded:
+        out["replicaSetName"] = cluster.shard_names[0]
+    return _cloud_snapshot(out, snap)
 
 
 def sharded_snapshot(base, cluster, snap):
     members = [{"cloudProvider": cluster.provider, "id": member_id, "replicaSetName": name}
                for member_id, name in zip(snap.member_ids, cluster.shard_names)]
-    out = {
-        "id": snap.id,
-        "createdAt": iso(snap.created),
-        "expiresAt": iso(snap.expires),
-        "status": _SNAPSHOT_STATUS[snap.status],
-        "snapshotType": _SNAPSHOT_TYPE[snap.snapshot_type],
-        "type": "shardedCluster",
-        "configServerType": "EMBEDDED",
-        "members": members,
-        "snapshotIds": [m["id"] for m in members],
-        "mongodVersion": snap.mongod_version,
-        "storageSizeBytes": snap.size,
-        "links": self_link("%s/backup/snapshots/shardedCluster/%s" % (cluster_base(base, cluster), snap.id)),
-    }
-    return _with_schedule_fields(out, snap)
+    return _cloud_snapshot({"type": "shardedCluster", "configServerType": cluster.config_server_type, "members": members,
+                            "snapshotIds": [m["id"] for m in members],
+                            "links": self_link("%s/backup/snapshots/shardedCluster/%s" % (cluster_base(base, cluster), snap.id))},
+                           snap)
 
 
 def serverless_snapshot(base, cluster, snap):
-    out = {
-        "id": snap.id,
-        "createdAt": iso(snap.created),
-        "expiresAt": iso(snap.expires),
-        "status": _SNAPSHOT_STATUS[snap.status],
-        "snapshotType": "onDemand" if snap.snapshot_type == "on_demand" else "scheduled",
-        "serverlessInstanceName": cluster.name,
-        "mongodVersion": snap.mongod_version,
-        "storageSizeBytes": snap.size,
-        "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
-    }
+    out = {"id": snap.id, "createdAt": iso(snap.created), "expiresAt": iso(snap.expires), "status": _SNAPSHOT_STATUS[snap.status],
+           "snapshotType": "onDemand" if snap.snapshot_type == "on_demand" else "scheduled",
+           "serverlessInstanceName": cluster.name, "mongodVersion": snap.mongod_version, "storageSizeBytes": snap.size,
+           "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id))}
     if snap.frequency_type in ("hourly", "daily", "weekly", "monthly"):
         out["frequencyType"] = snap.frequency_type
     return out
 
 
 def flex_snapshot(base, cluster, snap):
-    out = {
-        "id": snap.id,
-        "status": _FLEX_SNAPSHOT_STATUS[snap.status],
-        "scheduledTime": iso(snap.created - 60.0),
-        "expiration": iso(snap.expires),
-        "mongoDBVersion": snap.mongod_version,
-        "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
-    }
+    out = {"id": snap.id, "status": _FLEX_SNAPSHOT_STATUS[snap.status], "scheduledTime": iso(snap.created - 60.0),
+           "expiration": iso(snap.expires), "mongoDBVersion": snap.mongod_version,
+           "links": self_link("%s/backup/snapshots/%s" % (cluster_base(base, cluster), snap.id))}
     if snap.status != "queued":
         out["startTime"] = iso(snap.created)
     if snap.finished is not None:
@@ -115,53 +87,28 @@ def flex_snapshot(base, cluster, snap):
 def legacy_snapshot(base, cluster, snap):
     complete = snap.status == "completed"
     parts = []
-    names = cluster.shard_names
-    for index, name in enumerate(names):
-        is_config = cluster.sharded and index == len(names) - 1
-        part = {
-            "typeName": "CONFIG_SERVER_REPLICA_SET" if is_config else "REPLICA_SET",
-            "replicaSetName": name,
-            "clusterId": cluster.id,
-            "compressionSetting": "GZIP",
-            "encryptionEnabled": False,
-            "fcv": ".".join(snap.mongod_version.split(".")[:2]),
-            "mongodVersion": snap.mongod_version,
-            "dataSizeBytes": snap.size * 3,
-            "fileSizeBytes": snap.size * 2,
-            "storageSizeBytes": snap.size,
-        }
+    for index, name in enumerate(cluster.shard_names):
+        config = cluster.sharded and index == len(cluster.shard_names) - 1
+        part = {"typeName": "CONFIG_SERVER_REPLICA_SET" if config else "REPLICA_SET", "replicaSetName": name,
+                "clusterId": cluster.id, "compressionSetting": "GZIP", "encryptionEnabled": False,
+                "fcv": ".".join(snap.mongod_version.split(".")[:2]), "mongodVersion": snap.mongod_version,
+                "dataSizeBytes": snap.size * 3, "fileSizeBytes": snap.size * 2, "storageSizeBytes": snap.size}
         if complete:
             part["completedTime"] = iso(snap.finished)
         parts.append(part)
-    return {
-        "id": snap.id,
-        "clusterId": cluster.id,
-        "clusterName": cluster.name,
-        "groupId": cluster.project_id,
-        "complete": complete,
-        "created": {"date": iso(snap.created), "increment": 1},
-        "lastOplogAppliedTimestamp": {"date": iso(snap.created), "increment": 1},
-        "doNotDelete": False,
-        "expires": iso(snap.expires),
-        "incremental": False,
-        "parts": parts,
-        "links": self_link("%s/snapshots/%s" % (cluster_base(base, cluster), snap.id)),
-    }
+    created = {"date": iso(snap.created), "increment": 1}
+    return {"id": snap.id, "clusterId": cluster.id, "clusterName": cluster.name, "groupId": cluster.project_id,
+            "complete": complete, "created": created, "lastOplogAppliedTimestamp": created, "doNotDelete": False,
+            "expires": iso(snap.expires), "incremental": False, "parts": parts,
+            "links": self_link("%s/snapshots/%s" % (cluster_base(base, cluster), snap.id))}
 
 
-def render_snapshot(base, cluster, snap, sharded_view=False):
-    if cluster.type == "flex":
-        return flex_snapshot(base, cluster, snap)
-    if cluster.type == "serverless":
-        return serverless_snapshot(base, cluster, snap)
-    if cluster.type == "legacy":
-        return legacy_snapshot(base, cluster, snap)
-    if sharded_view:
-        return sharded_snapshot(base, cluster, snap)
-    return dedicated_snapshot(base, cluster, snap)
+def render_snapshot(base, cluster, snap):
+    from .api import FAMILIES  # pylint: disable=import-outside-toplevel,cyclic-import
+    return FAMILIES[cluster.type].render_snapshot(base, cluster, snap)
 
 
-# -- restore jobs --------------------------------------------------------------------------------------
+# -- restore jobs ------------------------------------------------------------------------------------------
 
 
 def _download_url(job):
@@ -172,33 +119,36 @@ def _download_url(job):
 def _cloud_job(base, job, now, with_components):
     state, finished, _fraction = job.phase(now)
     download = job.delivery_type == "download"
-    out = {
-        "id": job.id,
-        "deliveryType": job.delivery_type,
-        "cancelled": state == "cancelled",
-        "failed": state == "failed",
-        "expired": state == "expired",
-        "deliveryUrl": [_download_url(job)] if download and state == "completed" else [],
-        "expiresAt": iso(finished if state == "expired" else job.created + 48 * 3600.0),
-        "links": self_link("%s/backup/restoreJobs/%s" % (
-            "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
-                                    job.cluster_name), job.id)),
-    }
-    if state == "completed":
-        out["finishedAt"] = iso(finished)
+    expire_after = SETTINGS.get("expire_automated_after_seconds")
+    if state == "completed" and not download and expire_after is not None and now >= finished + expire_after:
+        state = "expired"  # the configurable answer to an unknown: Atlas may mark old finished jobs expired
+    path = "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
+                                   job.cluster_name)
+    out = {"id": job.id, "deliveryType": job.delivery_type, "cancelled": state == "cancelled",
+           "failed": state == "failed" or (download and state == "cancelled"),  # a cancelled download is failed too
+           "expired": state == "expired", "deliveryUrl": [_download_url(job)] if download and state == "completed" else [],
+           "expiresAt": iso(finished if state == "expired" else job.created + 48 * 3600.0),
+           "desiredTimestamp": {"date": None, "increment": None, "time": None},
+           "links": [{"rel": "self", "href": "%s/backup/restoreJobs/%s" % (path, job.id)},
+                     {"rel": "https://cloud.mongodb.com/cluster", "href": path},
+                     {"rel": "https://cloud.mongodb.com/snapshot", "href": "%s/backup/snapshots/%s" % (path, job.snapshot_id)},
+                     {"rel": "https://cloud.mongodb.com/group", "href": "%s/groups/%s" % (base, job.project_id)}]}
+    if (state == "completed" and not download) or (state == "cancelled" and download):
+        out["finishedAt"] = iso(finished)  # a ready download has its URL and expiresAt, and no finishedAt
     if job.snapshot_id:
         out["snapshotId"] = job.snapshot_id
     if job.target_cluster_name:
-        out["targetClusterName"] = job.target_cluster_name
+        out["targetClusterName"] = out["targetDeploymentItemName"] = job.target_cluster_name
     if job.target_project_id:
         out["targetGroupId"] = job.target_project_id
+    when = job.pit_seconds if job.pit_seconds is not None else job.oplog_ts
     if job.pit_seconds is not None:
         out["pointInTimeUTCSeconds"] = job.pit_seconds
-        out["timestamp"] = iso(job.pit_seconds)
     elif job.oplog_ts is not None:
-        out["oplogTs"] = job.oplog_ts
-        out["oplogInc"] = job.oplog_inc
-        out["timestamp"] = iso(job.oplog_ts)
+        out.update(oplogTs=job.oplog_ts, oplogInc=job.oplog_inc)
+    if when is not None:
+        out["timestamp"] = iso(when)
+        out["desiredTimestamp"] = {"date": iso(when), "increment": job.oplog_inc or 1, "time": when}
     elif job.snapshot_time is not None:
         out["timestamp"] = iso(job.snapshot_time)
     if with_components and download and job.sharded and state == "completed":
@@ -215,65 +165,44 @@ def serverless_job(base, job, now):
     return _cloud_job(base, job, now, False)
 
 
-def flex_job(base, job, now):
-    state, finished, fraction = job.phase(now)
-    if state == "running":
-        status = "PENDING" if fraction < 0.2 and job.forced is None else "RUNNING"
-    elif state == "completed":
-        status = "COMPLETED"
-    else:
-        status = "FAILED"
-    out = {
-        "id": job.id,
-        "snapshotId": job.snapshot_id,
-        "targetDeploymentItemName": job.target_cluster_name,
-        "targetProjectId": job.target_project_id,
-        "projectId": job.project_id,
-        "instanceName": job.cluster_name,
-        "deliveryType": "RESTORE",
-        "status": status,
-        "restoreScheduledDate": iso(job.created),
-        "expirationDate": iso(job.created + 7 * 86400.0),
-        "links": self_link("%s/groups/%s/flexClusters/%s/backup/restoreJobs/%s" % (base, job.project_id, job.cluster_name, job.id)),
-    }
+def flex_job(_base, job, now):
+    state, finished, _fraction = job.phase(now)
+    status = "COMPLETED" if state == "completed" else "FAILED" if state != "running" else "RUNNING"
+    if state == "running" and job.forced is None:  # PENDING, QUEUED, RUNNING: a fifth of the run each unless configured
+        pending, queued = (job.duration / 5.0 if SETTINGS.get(key) is None else float(SETTINGS[key])
+                           for key in ("flex_pending_seconds", "flex_queued_seconds"))
+        age = now - job.created
+        status = "PENDING" if age < pending else "QUEUED" if age < pending + queued else "RUNNING"
+    out = {"id": job.id, "snapshotId": job.snapshot_id, "targetDeploymentItemName": job.target_cluster_name,  # no links
+           "targetProjectId": job.target_project_id, "projectId": job.project_id, "instanceName": job.cluster_name,
+           "deliveryType": "RESTORE", "status": status, "restoreScheduledDate": iso(job.created),
+           "expirationDate": iso(job.created + 7 * 86400.0)}
     if job.snapshot_finished is not None:
         out["snapshotFinishedDate"] = iso(job.snapshot_finished)
-    if state == "completed":
+    if state != "running":
         out["restoreFinishedDate"] = iso(finished)
     return out
 
 
 def legacy_job(base, job, now):
     state, _finished, fraction = job.phase(now)
-    automated = job.method_name == "AUTOMATED_RESTORE"
     if state == "running":
         delivery_status = "NOT_STARTED" if fraction < 0.2 and job.forced is None else "IN_PROGRESS"
     else:
         delivery_status = _LEGACY_DELIVERY_STATUS[state]
     delivery = {"methodName": "HTTP", "statusName": delivery_status}
+    automated = job.method_name == "AUTOMATED_RESTORE"
     if automated:
-        delivery["targetClusterName"] = job.target_cluster_name
-        delivery["targetGroupId"] = job.target_project_id
+        delivery.update(targetClusterName=job.target_cluster_name, targetGroupId=job.target_project_id)
     else:
-        delivery["expirationHours"] = job.expiration_hours or 48
-        delivery["maxDownloads"] = job.max_downloads or 1
-        delivery["expires"] = iso(job.created + (job.expiration_hours or 48) * 3600.0)
+        hours = job.expiration_hours or 48
+        delivery.update(expirationHours=hours, maxDownloads=job.max_downloads or 1, expires=iso(job.created + hours * 3600.0))
         if delivery_status == "READY":
-            url = _download_url(job)
-            delivery["url"] = url
-            delivery["urlV2"] = url
-    out = {
-        "id": job.id,
-        "batchId": job.batch_id or job.id,
-        "clusterId": job.cluster_id,
-        "clusterName": job.cluster_name,
-        "groupId": job.project_id,
-        "created": iso(job.created),
-        "delivery": delivery,
-        "encryptionEnabled": False,
-        "statusName": _LEGACY_STATUS[state],
-        "links": self_link("%s/groups/%s/clusters/%s/restoreJobs/%s" % (base, job.project_id, job.cluster_name, job.id)),
-    }
+            delivery["url"] = delivery["urlV2"] = _download_url(job)
+    out = {"id": job.id, "batchId": job.batch_id or job.id, "clusterId": job.cluster_id, "clusterName": job.cluster_name,
+           "groupId": job.project_id, "created": iso(job.created), "delivery": delivery, "encryptionEnabled": False,
+           "statusName": _LEGACY_STATUS[state],
+           "links": self_link("%s/groups/%s/clusters/%s/restoreJobs/%s" % (base, job.project_id, job.cluster_name, job.id))}
     if job.snapshot_id:
         out["snapshotId"] = job.snapshot_id
         if job.snapshot_time is not None:
@@ -286,8 +215,51 @@ def legacy_job(base, job, now):
     return out
 
 
-_JOB_RENDERERS = {"dedicated": dedicated_job, "serverless": serverless_job, "flex": flex_job, "legacy": legacy_job}
-
-
 def render_job(base, job, now=None):
-    return _JOB_RENDERERS[job.family](base, job, time.time() if now is None else now)
+    from .api import FAMILIES  # pylint: disable=import-outside-toplevel,cyclic-import
+    return FAMILIES[job.family].render_job(base, job, time.time() if now is None else now)
+
+
+# -- clusters and the backup schedule ----------------------------------------------------------------------
+
+
+def _state_name(cluster, now):
+    return cluster.state_name(now, float(SETTINGS.get("cluster_idle_seconds") or 0.0))
+
+
+def dedicated_cluster(base, cluster, now):
+    major = ".".join(cluster.mongodb_version.split(".")[:2])
+    region = {"providerName": cluster.provider, "regionName": cluster.region, "priority": 7,
+              "electableSpecs": {"instanceSize": "M30", "nodeCount": 3}}
+    out = {"id": cluster.id, "name": cluster.name, "groupId": cluster.project_id,
+           "clusterType": "SHARDED" if cluster.sharded else "REPLICASET", "mongoDBMajorVersion": major,
+           "mongoDBVersion": cluster.mongodb_version, "featureCompatibilityVersion": cluster.fcv or major,
+           "stateName": _state_name(cluster, now), "paused": cluster.paused, "backupEnabled": cluster.backup_enabled,
+           "pitEnabled": cluster.pit_enabled, "encryptionAtRestProvider": cluster.encryption_provider,
+           "databaseEdition": cluster.database_edition,  # 2026 preview, not in the spec (an allowed extra)
+           "createDate": iso(cluster.created),
+           "replicationSpecs": [{"id": "%s%04x" % (cluster.id[:20], i), "zoneName": "Zone 1", "regionConfigs": [dict(region)]}
+                                for i in range(cluster.shards)],
+           "links": self_link(cluster_base(base, cluster))}
+    if cluster.sharded:
+        out["configServerType"] = cluster.config_server_type
+    return out
+
+
+def flex_cluster(base, cluster, now):
+    return {"id": cluster.id, "name": cluster.name, "groupId": cluster.project_id, "clusterType": "REPLICASET",
+            "mongoDBVersion": cluster.mongodb_version, "stateName": _state_name(cluster, now),
+            "backupSettings": {"enabled": cluster.backup_enabled},
+            "providerSettings": {"providerName": "FLEX", "backingProviderName": cluster.provider, "regionName": cluster.region},
+            "createDate": iso(cluster.created), "links": self_link(cluster_base(base, cluster))}
+
+
+def backup_schedule(base, cluster, now):
+    item = {"retentionUnit": "days", "retentionValue": 7}
+    return {"clusterId": cluster.id, "clusterName": cluster.name, "autoExportEnabled": False, "copySettings": [],
+            "nextSnapshot": iso(now - now % 21600 + 21600), "referenceHourOfDay": 0, "referenceMinuteOfHour": 0,
+            "restoreWindowDays": cluster.restore_window_days, "useOrgAndGroupNamesInExportPrefix": False,
+            "policies": [{"id": cluster.id, "policyItems": [
+                dict(item, id=cluster.id[:20] + "0001", frequencyType="hourly", frequencyInterval=6),
+                dict(item, id=cluster.id[:20] + "0002", frequencyType="daily", frequencyInterval=1)]}],
+            "links": self_link("%s/backup/schedule" % cluster_base(base, cluster))}
