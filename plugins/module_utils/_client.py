@@ -439,13 +439,8 @@ class AtlasClient:
         if not isinstance(self.credentials, ServiceAccount):
             return False
         problem = None
-        session = _Session()  # its own connection: this may run in a signal handler, during another request
-        session.verify = self.validate_certs
-        session.headers["User-Agent"] = self.session.headers["User-Agent"]
-        for prefix in ("http://", "https://"):
-            session.mount(prefix, _WatchedAdapter())
-        previous, self.session = self.session, session
         try:
+            # The session's pool gives this its own connection, also in a signal handler during another request.
             status, dummy, dummy = self._send("POST", self.base_url + REVOKE_PATH, self.request_timeout,
                                               headers={"Accept": "application/json"}, query=None,
                                               data={"token": value, "token_type_hint": "access_token"}, auth=self._token_auth)
@@ -453,9 +448,6 @@ class AtlasClient:
                 problem = f"Atlas answered HTTP {status}"
         except _Failure as failure:
             problem = {"timeout": f"no answer within {self.request_timeout:g} s"}.get(failure.kind, "the connection failed")
-        finally:
-            self.session = previous
-            session.close()
         if problem:
             self.revoke_warnings.append(f"an access token of the service account could not be revoked ({problem}); Atlas "
                                         "ends it when it expires, within the hour")
