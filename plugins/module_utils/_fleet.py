@@ -43,7 +43,8 @@ class RequestBudget:
     """A token bucket that keeps every 60 s window of one project and endpoint set at or below per_minute requests.
 
     It holds at most `capacity` requests (a tenth of a minute's worth, for the first reads of a fleet) and
-    refills at (per_minute - capacity) a minute: so no window of 60 s can see more than per_minute. A 429
+    refills at a little less than (per_minute - capacity + 1) a minute: so no window of 60 s sees more than
+    per_minute. A 429
     empties it, pauses it (Retry-After, or a backoff) and halves its rate; each answer that is not a 429 gives
     a tenth of the rate back.
     """
@@ -51,7 +52,9 @@ class RequestBudget:
     def __init__(self, per_minute: int, now: float):
         self.per_minute = per_minute
         self.capacity = max(1, per_minute // 10)
-        self.full_rate = max(per_minute - self.capacity, 0.5) / 60.0
+        # a 60 s window [t, t + 60) gets at most the capacity plus what refills before t + 60: just under
+        # (per_minute - capacity + 1), so per_minute in all
+        self.full_rate = (per_minute - self.capacity + 0.999) / 60.0
         self.rate = self.full_rate
         self.level = float(self.capacity)
         self.updated = now
