@@ -35,7 +35,7 @@ CLUSTERS_SET = "Clusters"
 SUMMARY_KEYS = ("total", "completed", "failed", "cancelled", "expired", "timed_out", "unreadable")
 # A job whose poll failed is tried again after 1, 2, 4 ... s, never later than its schedule would.
 RETRY_FIRST = 1.0
-# A 429 pauses its budget at least 1, 2, 4 ... s (at most this long), and at least what Retry-After asks.
+# A 429 pauses its budget as long as Retry-After asks, or without one 1, 2, 4 ... s, at most this long.
 LIMITED_PAUSE_CEILING = 60.0
 
 
@@ -78,7 +78,8 @@ class RequestBudget:
         self._refill(now)
         self.limited += 1
         self._strikes += 1
-        pause = max(retry_after or 0.0, min(LIMITED_PAUSE_CEILING, 2.0 ** (self._strikes - 1)))
+        # Atlas's Retry-After says when its bucket has room again; without one, back off harder each time
+        pause = retry_after if retry_after is not None else min(LIMITED_PAUSE_CEILING, 2.0 ** (self._strikes - 1))
         self.paused_until = max(self.paused_until, now + pause)
         self.level = min(self.level, 0.0)
         self.rate = max(self.full_rate / 8, self.rate / 2)
@@ -193,16 +194,18 @@ class FleetWait:
         self._queues: dict = {}
         self._order = itertools.count()
         self._warnings: list = []
+        self._last_poll = None
 
     def run(self) -> FleetOutcome:
         start = self._clock()
         deadline = start + self._timeout
-        last_poll = deadline - min(LAST_POLL_LEAD, self._timeout / 2)
+        # as one job's wait: the last poll starts a little before the deadline, so that it has time for its answer
+        self._last_poll = last_poll = deadline - min(LAST_POLL_LEAD, self._timeout / 2)
         watches = {}
         for ref in self._refs:
             if ref not in watches:
                 watches[ref] = _Watch(ref, ClusterBackup(self._client, ref.project_id, ref.cluster_name, ref.cluster_type))
-                self._queue(watches[ref], start)
+                self._queue(watches[ref], start, first=True)
         while True:
             now = self._clock()
             chosen = self._next(now)
@@ -230,7 +233,11 @@ class FleetWait:
             return (watch.target.project_id, CLUSTERS_SET)
         return (watch.ref.project_id, ENDPOINT_SETS[watch.ref.cluster_type])
 
-    def _queue(self, watch: _Watch, due: float) -> None:
+    def _queue(self, watch: _Watch, due: float, *, first: bool = False) -> None:
+        """Queue the next poll; a poll due after the last poll time is made at that time, and after it nothing is queued."""
+        if not first and self._clock() >= self._last_poll:
+            return  # its last poll is done: it stays as last seen
+        due = min(due, self._last_poll) if not first else due
         key = self._key(watch)
         if key not in self._budgets:
             self._budgets[key] = RequestBudget(self._per_minute, self._clock())
@@ -263,7 +270,8 @@ class FleetWait:
             # the project's budget was spent by someone: slow that project down, keep this job's place in its queue
             self._budgets[key].rate_limited(self._clock(), error.retry_after)
             watch.last_error = error
-            heapq.heappush(self._queues[key], (due, next(self._order), watch))
+            if self._clock() < self._last_poll:
+                heapq.heappush(self._queues[key], (due, next(self._order), watch))
             return True
         self._budgets[key].answered()
         if error.transient:

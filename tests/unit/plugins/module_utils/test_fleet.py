@@ -149,7 +149,8 @@ def test_the_wait_ends_at_its_timeout_and_no_request_starts_after_it():
     jobs = [atlas.add_job(end=10_000) for dummy in range(5)]
     outcome = wait(atlas, [ref(job, cluster=f"c{index}") for index, job in enumerate(jobs)], timeout=120)
     assert outcome.summary["timed_out"] == 5
-    assert max(when for when, *dummy in atlas.calls) <= 120 - 2.0 + 1e-9
+    last_polls = [max(atlas.polls_of(job)) for job in jobs]
+    assert last_polls == [pytest.approx(120 - 2.0)] * 5, "each job gets its last poll just before the deadline, none after"
     assert outcome.waited_seconds <= 120
     assert "at the end of wait_timeout" in outcome.failure()
 
