@@ -186,6 +186,7 @@ class FleetWait:
         self._timeout = max(0.0, float(timeout))
         self._per_minute = per_minute
         self._wait_for_target = wait_for_target and not check_mode
+        self._report_target = wait_for_target  # in check mode too: target_ready_at null, nothing waited for
         self._check_mode = check_mode
         self._clock = clock or client.clock
         self._sleep = sleep or client.sleep
@@ -349,7 +350,7 @@ class FleetWait:
 
     def _outcome(self, watches: dict, elapsed: float) -> FleetOutcome:
         summary = dict.fromkeys(SUMMARY_KEYS, 0)
-        if self._wait_for_target:
+        if self._report_target:
             summary["target_not_ready"] = 0
         entries, outcomes = [], []
         for ref in self._refs:
@@ -378,6 +379,6 @@ class FleetWait:
             error = watch.error or (f"the target {watch.target.cluster_name} is not ready (last seen {watch.target_seen or 'never'}): the "
                      "restore completed, the target did not become IDLE within wait_timeout")
         entry.update(project_id=ref.project_id, cluster_name=ref.cluster_name, cluster_type=ref.cluster_type, error=error)
-        if self._wait_for_target:
+        if self._report_target:
             entry["target_ready_at"] = watch.target_ready_at
         return entry
