@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 
 from ansible_collections.atlasops.backup.plugins.module_utils._backup import ClusterBackup
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
+from ansible_collections.atlasops.backup.plugins.module_utils._restore import batch_of
 from ansible_collections.atlasops.backup.plugins.module_utils._target import target_is_ready, target_state
 from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc
-from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES
+from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES, batch_view
 from ansible_collections.atlasops.backup.plugins.module_utils._waiter import LAST_POLL_LEAD, MAX_INTERVAL, interval_after, job_age
 
 # Atlas's endpoint sets, each with its own bucket per project (cluster reads have one of their own).
@@ -35,6 +36,8 @@ CLUSTERS_SET = "Clusters"
 SUMMARY_KEYS = ("total", "completed", "failed", "cancelled", "expired", "timed_out", "unreadable")
 # A job whose poll failed is tried again after 1, 2, 4 ... s, never later than its schedule would.
 RETRY_FIRST = 1.0
+# How an entry whose job is a legacy batch ends: the first of these that any member has.
+_WORST_OUTCOME_FIRST = ("unreadable", "failed", "cancelled", "expired", "timed_out", "target_not_ready", "completed")
 # A 429 pauses its budget as long as Retry-After asks, or without one 1, 2, 4 ... s, at most this long.
 LIMITED_PAUSE_CEILING = 60.0
 
@@ -108,7 +111,7 @@ class _Watch:
     """What is known of one awaited job (jobs named twice share one)."""
 
     __slots__ = ("ref", "backup", "view", "error", "last_error", "seen_at", "age_at_sight", "failures", "phase",
-                 "target", "target_ready_at", "target_seen", "target_unknown", "completed_at")
+                 "target", "target_ready_at", "target_seen", "target_unknown", "completed_at", "members", "member")
 
     def __init__(self, ref: JobRef, backup: ClusterBackup):
         self.ref = ref
@@ -125,6 +128,8 @@ class _Watch:
         self.target_seen = None  # the target's state as last seen
         self.target_unknown = False  # its readiness cannot be known (no cluster read, 403): a warning, not a failure
         self.completed_at = None  # clock time at which this run saw the job completed
+        self.members = None  # a legacy batch: the watches of the other jobs of the batch, once known
+        self.member = False  # polled as another entry's batch member: no batch look-up, no target wait of its own
 
     def age(self, now: float) -> float:
         return self.age_at_sight + (now - self.seen_at) if self.seen_at is not None else 0.0
@@ -196,13 +201,14 @@ class FleetWait:
         self._order = itertools.count()
         self._warnings: list = []
         self._last_poll = None
+        self._watches: dict = {}
 
     def run(self) -> FleetOutcome:
         start = self._clock()
         deadline = start + self._timeout
         # as one job's wait: the last poll starts a little before the deadline, so that it has time for its answer
         self._last_poll = last_poll = deadline - min(LAST_POLL_LEAD, self._timeout / 2)
-        watches = {}
+        watches = self._watches
         for ref in self._refs:
             if ref not in watches:
                 watches[ref] = _Watch(ref, ClusterBackup(self._client, ref.project_id, ref.cluster_name, ref.cluster_type))
@@ -299,13 +305,15 @@ class FleetWait:
         watch.view, watch.last_error, watch.failures = view, None, 0
         if watch.seen_at is None:
             watch.seen_at, watch.age_at_sight = now, job_age(view, self._wall())
+        if watch.ref.cluster_type == "legacy" and watch.members is None and not watch.member:
+            self._find_batch(watch, deadline)
         if view["status"] not in TERMINAL_JOB_STATUSES:
             if self._check_mode:
                 watch.phase = "done"
             else:
                 self._queue(watch, now + interval_after(watch.age(now)))
             return
-        if not self._wait_for_target or view["status"] != "completed":
+        if not self._wait_for_target or view["status"] != "completed" or watch.member:
             watch.phase = "done"
             return
         watch.completed_at = now
@@ -322,6 +330,33 @@ class FleetWait:
             return
         watch.target, watch.phase = target, "target"
         self._queue(watch, now)
+
+    def _find_batch(self, watch: _Watch, deadline: float) -> None:
+        """A legacy restore of a sharded cluster is a batch (one job per shard and config server): wait for every member."""
+        watch.members = []
+        if not watch.view.get("batch_id"):
+            return
+        key = self._key(watch)
+        self._budgets[key].take(self._clock())  # the list: one request (more when it has several pages)
+        try:
+            jobs = list(watch.backup.restore_jobs(deadline=deadline))
+        except AtlasError as error:
+            self._warnings.append(f"{watch.ref.cluster_name} job {watch.ref.job_id}: the other jobs of its legacy batch could not "
+                                  f"be listed ({error}): only this one is waited for")
+            return
+        now = self._clock()
+        for view in batch_of(watch.view, jobs, "legacy"):
+            if view.get("id") == watch.ref.job_id:
+                continue
+            ref = JobRef(watch.ref.project_id, watch.ref.cluster_name, "legacy", view["id"])
+            member = self._watches.get(ref)
+            if member is None:
+                member = self._watches[ref] = _Watch(ref, watch.backup)
+                member.member, member.members = True, []
+                member.view, member.seen_at, member.age_at_sight = view, now, job_age(view, self._wall())
+                if view["status"] not in TERMINAL_JOB_STATUSES and not self._check_mode:
+                    self._queue(member, now + interval_after(member.age(now)))
+            watch.members.append(member)
 
     def _poll_target(self, watch: _Watch, key: tuple, due: float, deadline: float) -> None:
         try:
@@ -356,7 +391,11 @@ class FleetWait:
         for ref in self._refs:
             watch = watches[ref]
             outcome = watch.outcome(self._wait_for_target)
-            entry = self._entry(watch, outcome)
+            members = [member for member in (watch.members or []) if member is not watch]
+            if members:
+                seen = {outcome} | {member.outcome(False) for member in members}
+                outcome = next(kind for kind in _WORST_OUTCOME_FIRST if kind in seen)
+            entry = self._entry(watch, outcome, members)
             entries.append(entry)
             outcomes.append(outcome)
             summary["total"] += 1
@@ -368,11 +407,18 @@ class FleetWait:
                             {key: budget.sent for key, budget in self._budgets.items()},
                             {key: budget.limited for key, budget in self._budgets.items()})
 
-    def _entry(self, watch: _Watch, outcome: str) -> dict:
+    def _entry(self, watch: _Watch, outcome: str, members: list = ()) -> dict:
         ref = watch.ref
         # a job read once, then refused (403, 404), keeps its last view; the error says why it was not followed
         entry = dict(watch.view) if watch.view is not None else {"id": ref.job_id, "status": None}
         error = watch.error
+        if members and watch.view is not None:
+            # a legacy batch: its first job with the worst status of its members, and every member
+            views = [watch.view] + [member.view for member in members if member.view is not None]
+            entry = dict(batch_view(views), id=ref.job_id)
+            entry["batch_jobs"] = [dict(view) for view in views]
+            error = error or next((f"batch member {member.ref.job_id}: {member.error}" for member in members if member.error),
+                                  None)
         if outcome == "unreadable" and error is None:
             error = str(watch.last_error) if watch.last_error is not None else "not read within wait_timeout"
         elif outcome == "target_not_ready":

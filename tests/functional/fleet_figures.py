@@ -3,7 +3,7 @@
 """Figures of a fleet run against the emulator with Atlas's limits on: N hosts start their restores (forks at a time),
 one restore_job_wait waits for them all. Prints wall time, start phase, tokens, requests per minute per project, 429s.
 
-    python tests/functional/fleet_figures.py [N ...] [--forks 5] [--job-seconds 30] [--projects 1]
+    python tests/functional/fleet_figures.py [N ...] [--forks 5] [--job-seconds 30] [--projects 1] [--budget 100]
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ def peak_per_minute(times: list) -> int:
     return best
 
 
-def measure(emulator, workdir: Path, count: int, forks: int, job_seconds: float, projects: int) -> dict:
+def measure(emulator, workdir: Path, count: int, forks: int, job_seconds: float, projects: int, budget: int | None) -> dict:
     emulator.reset()
+    workdir = workdir / f"fleet{count}-{budget or 'default'}"
+    workdir.mkdir()
     hosts = {}
     project_ids = [PROJECT] + [f"{index + 1:02x}" + PROJECT[2:] for index in range(projects - 1)]
     for index in range(count):
@@ -48,7 +50,7 @@ def measure(emulator, workdir: Path, count: int, forks: int, job_seconds: float,
     token_dir = workdir / "tokens"
     token_dir.mkdir(mode=0o700, exist_ok=True)
     inventory = write_inventory(workdir / f"clusters{count}.yml", hosts)
-    run = playbooks.run(playbook=fleet_playbook(workdir / f"fleet{count}.yml"), credentials="service_account",
+    run = playbooks.run(playbook=fleet_playbook(workdir / f"fleet{count}.yml", budget=budget), credentials="service_account",
                         env={"ATLASOPS_BACKUP_TOKEN_CACHE": str(token_dir)}, args=("-i", str(inventory), "--forks", str(forks)),
                         timeout=3600)
     if run.rc != 0:
@@ -63,7 +65,7 @@ def measure(emulator, workdir: Path, count: int, forks: int, job_seconds: float,
     limits = emulator.limits()
     start_phase = run.wall - waited["waited_seconds"]
     return {
-        "hosts": count, "forks": forks, "job_seconds": job_seconds, "wall_seconds": round(run.wall, 1),
+        "hosts": count, "forks": forks, "max_requests_per_minute": budget or 100, "job_seconds": job_seconds, "wall_seconds": round(run.wall, 1),
         "waited_seconds": waited["waited_seconds"], "start_phase_seconds_per_host": round(start_phase / count, 3),
         "completed": waited["summary"]["completed"], "tokens": limits["tokens"], "token_requests": len(token_calls),
         "token_requests_peak_per_minute": peak_per_minute([entry["time"] for entry in token_calls]),
@@ -78,12 +80,14 @@ def main() -> None:
     parser.add_argument("--forks", type=int, default=5)
     parser.add_argument("--job-seconds", type=float, default=30.0)
     parser.add_argument("--projects", type=int, default=1)
+    parser.add_argument("--budget", type=int, default=None, help="max_requests_per_minute (default: the module's, 100)")
     options = parser.parse_args()
     spec = find_spec()
     with EmulatorProcess(spec=spec if spec else False, job_seconds=options.job_seconds) as process, \
             tempfile.TemporaryDirectory(prefix="fleet-figures-") as workdir:
         for count in options.counts:
-            print(json.dumps(measure(process.admin, Path(workdir), count, options.forks, options.job_seconds, options.projects)),
+            print(json.dumps(measure(process.admin, Path(workdir), count, options.forks, options.job_seconds, options.projects,
+                                     options.budget)),
                   flush=True)
 
 

@@ -133,7 +133,7 @@ def write_inventory(path: Path, hosts: dict) -> Path:
     return path
 
 
-def fleet_playbook(path: Path, wait: bool = True) -> Path:
+def fleet_playbook(path: Path, wait: bool = True, budget: int | None = None) -> Path:
     """The fleet pattern the role follows: every host starts its restore, one task waits for the batch's jobs."""
     tasks = [
         {"name": "start", "atlasops.backup.restore_job": {"project_id": "{{ source_project }}", "cluster_name": "{{ source }}",
@@ -145,6 +145,8 @@ def fleet_playbook(path: Path, wait: bool = True) -> Path:
     if wait:
         tasks.append({"name": "wait", "run_once": True, "atlasops.backup.restore_job_wait": {
             "jobs": "{{ ansible_play_batch | map('extract', hostvars, 'fleet_job') | list }}", "wait_timeout": 300}})
+        if budget:
+            tasks[-1]["atlasops.backup.restore_job_wait"]["max_requests_per_minute"] = budget
     play = {"name": "fleet", "hosts": "atlas_clusters", "connection": "local", "gather_facts": False, "tasks": tasks}
     path.write_text(yaml.safe_dump([play], sort_keys=False))
     return path

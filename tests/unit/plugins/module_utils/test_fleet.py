@@ -62,6 +62,8 @@ class FakeAtlas:
         if self.errors.get(params["job_id"]):
             raise self.errors[params["job_id"]].pop(0)
         job = self.jobs[params["job_id"]]
+        if job["type"] == "legacy":
+            return self._legacy(params["job_id"])
         raw = {"id": params["job_id"], "deliveryType": "automated", "targetClusterName": job["target"], "targetGroupId": project}
         if job["type"] == "flex":
             raw = {"id": params["job_id"], "deliveryType": "RESTORE", "targetDeploymentItemName": job["target"],
@@ -76,10 +78,23 @@ class FakeAtlas:
                 raw[job["outcome"]] = True
         return raw
 
+    def items(self, target, params, deadline=None, **kwargs):
+        assert target.operation_id.startswith("list"), target.operation_id
+        self.calls.append((self.now, params["project_id"], target.operation_id, params["cluster_name"]))
+        for job_id, job in self.jobs.items():
+            if job["type"] == "legacy" and job["cluster"] == params["cluster_name"]:
+                yield self._legacy(job_id)
+
+    def _legacy(self, job_id):
+        job = self.jobs[job_id]
+        status = "IN_PROGRESS" if self.now < job["end"] else {"completed": "FINISHED", "failed": "BROKEN"}[job["outcome"]]
+        return {"id": job_id, "batchId": job["batch"], "statusName": status, "clusterName": job["cluster"],
+                "delivery": {"methodName": "AUTOMATED_RESTORE", "targetClusterName": job["target"]}}
+
     # test set-up
-    def add_job(self, end, outcome="completed", cluster_type="dedicated", target="dr", created=0.0):
+    def add_job(self, end, outcome="completed", cluster_type="dedicated", target="dr", created=0.0, cluster="src", batch=None):
         job_id = object_id(created, len(self.jobs) + 1)
-        self.jobs[job_id] = dict(end=end, outcome=outcome, type=cluster_type, target=target)
+        self.jobs[job_id] = dict(end=end, outcome=outcome, type=cluster_type, target=target, cluster=cluster, batch=batch or job_id)
         return job_id
 
     def polls_of(self, job_id):
@@ -283,3 +298,19 @@ def test_memory_for_a_thousand_jobs():
     print(f"fleet wait of 1000 jobs: peak {peak / 1e6:.2f} MB traced ({peak / 1000:.0f} bytes a job), {len(atlas.calls)} polls")
     # the fake's own call log is in the figure too: about 100 bytes a poll
     assert peak < 8_000_000
+
+
+def test_a_legacy_batch_is_waited_for_whole_with_the_worst_status_of_its_members():
+    atlas = FakeAtlas()
+    first = atlas.add_job(end=10, cluster_type="legacy", cluster="sharded")
+    shard = atlas.add_job(end=40, cluster_type="legacy", cluster="sharded", batch=first)
+    config = atlas.add_job(end=20, outcome="failed", cluster_type="legacy", cluster="sharded", batch=first)
+    alone = atlas.add_job(end=10, cluster_type="legacy", cluster="other")
+    outcome = wait(atlas, [ref(first, cluster="sharded", cluster_type="legacy"), ref(alone, cluster="other", cluster_type="legacy")])
+    batch, single = outcome.restore_jobs
+    assert batch["id"] == first and batch["status"] == "failed"
+    assert sorted(job["id"] for job in batch["batch_jobs"]) == sorted([first, shard, config])
+    assert max(atlas.polls_of(shard)) >= 40, "a member of the batch was not waited for"
+    assert single["status"] == "completed" and "batch_jobs" not in single
+    assert outcome.summary == dict(total=2, completed=1, failed=1, cancelled=0, expired=0, timed_out=0, unreadable=0)
+    assert "sharded job" in outcome.failure() and "ended failed" in outcome.failure()
