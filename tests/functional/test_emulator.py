@@ -519,8 +519,13 @@ def test_a_normal_session_over_all_operations_has_no_violations(emu_process, emu
     for path in ("/clusters/prod-orders/backup/restoreJobs/%s" % MISSING, "/clusters/nope/backup/snapshots"):
         assert api.get(g + path).status_code == 404
     assert api.get(g + "/clusters/prod-orders/backup/restoreJobs", params={"pretty": "true", "envelope": "false"}).ok
+    v0805 = "application/vnd.atlas.2024-08-05+json"
+    assert api.get(g + "/clusters", version=v0805).ok and api.get(g + "/clusters/prod-orders", version=v0805).ok
+    assert api.get(g + "/clusters/prod-orders/backup/schedule", version=v0805).ok
+    assert api.get(g + "/flexClusters", version=V2024).ok and api.get(g + "/flexClusters/flex-catalog", version=V2024).ok
+    assert api.post(g + "/clusters/prod-orders/backup/snapshots", {"description": "before the upgrade"}).ok
     operations = {e["operation_id"] for e in emu.api_requests()}
-    assert len(operations) == 23
+    assert len(operations) == 29
     assert emu.violations() == []
 
 

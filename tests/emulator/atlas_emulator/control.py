@@ -32,6 +32,11 @@ class EmulatorError(RuntimeError):
     pass
 
 
+def _given(**values):
+    """The keyword arguments that are not None."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 class Emulator:
     """A thin client of the ``/_emulator`` admin API."""
 
@@ -69,42 +74,26 @@ class Emulator:
         return self._call("POST", "config", changes)
 
     def load_scenario(self, name, job_seconds=None):
-        body = {"name": name}
-        if job_seconds is not None:
-            body["job_seconds"] = job_seconds
-        return self._call("POST", "scenario", body)
+        return self._call("POST", "scenario", dict(name=name, **_given(job_seconds=job_seconds)))
 
     # -- data ------------------------------------------------------------------------------------
 
     def add_project(self, id=None, org_id=None):  # pylint: disable=redefined-builtin
-        body = {"id": id} if id else {}
-        if org_id is not None:
-            body["org_id"] = org_id
-        return self._call("POST", "projects", body)["id"]
+        return self._call("POST", "projects", _given(id=id or None, org_id=org_id))["id"]
 
     def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
                     **attributes):
         """Create (or update) a cluster; ``attributes`` are the keys of README "Clusters" (mongodb_version, fcv,
         shards, config_server_type, database_edition, encryption_provider, backup_enabled, pit_enabled, paused,
         state, restore_window_days, provider, region, encryption_key_valid)."""
-        body = dict(attributes, project_id=project_id, name=name, type=cluster_type, sharded=sharded)
-        if job_seconds is not None:
-            body["job_seconds"] = job_seconds
-        if job_outcome is not None:
-            body["job_outcome"] = job_outcome
+        body = dict(attributes, project_id=project_id, name=name, type=cluster_type, sharded=sharded,
+                    **_given(job_seconds=job_seconds, job_outcome=job_outcome))
         return self._call("POST", "clusters", body)
 
     def add_snapshots(self, project_id, cluster_name, snapshots=None, count=None, every_hours=None, newest=None):
         """Create snapshots; return them as the cluster's family renders them (each has ``id``)."""
-        body = {"project_id": project_id, "cluster_name": cluster_name}
-        if snapshots is not None:
-            body["snapshots"] = snapshots
-        if count is not None:
-            body["count"] = count
-        if every_hours is not None:
-            body["every_hours"] = every_hours
-        if newest is not None:
-            body["newest"] = newest
+        body = dict(project_id=project_id, cluster_name=cluster_name,
+                    **_given(snapshots=snapshots, count=count, every_hours=every_hours, newest=newest))
         return self._call("POST", "snapshots", body)["snapshots"]
 
     def add_restore_jobs(self, project_id, cluster_name, count=1, **fields):
@@ -138,10 +127,7 @@ class Emulator:
         return self._call("POST", "faults", rule)["ids"][0]
 
     def add_faults(self, rules, seed=None):
-        body = {"rules": list(rules)}
-        if seed is not None:
-            body["seed"] = seed
-        return self._call("POST", "faults", body)["ids"]
+        return self._call("POST", "faults", dict(rules=list(rules), **_given(seed=seed)))["ids"]
 
     def faults(self):
         return self._call("GET", "faults")
