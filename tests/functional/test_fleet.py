@@ -252,3 +252,14 @@ def test_an_interrupted_wait_still_revokes_its_token(ansible, emulator, token_en
                 os.killpg(process.pid, signal.SIGKILL)
     counts = tokens(emulator)
     assert (counts["issued"], counts["revoked"], counts["active"]) == (1, 1, 0), counts
+
+
+def test_wait_for_target_says_when_each_target_was_ready(ansible, emulator, token_env):
+    entries = start_jobs(emulator, PROJECT, ["tgt1", "tgt2"], seconds=3.0)
+    run = ansible.run([task("restore_job_wait", "wait", jobs=entries, wait_for_target=True, wait_timeout=120)], env=token_env)
+    result = run.ok("wait")
+    assert [job["status"] for job in result["restore_jobs"]] == ["completed", "completed"]
+    assert all(job["target_ready_at"] for job in result["restore_jobs"]), result["restore_jobs"]
+    assert result["summary"]["target_not_ready"] == 0
+    reads = [entry for entry in api_calls(emulator, "GET") if entry["path"].endswith(("/clusters/tgt1-dr", "/clusters/tgt2-dr"))]
+    assert len(reads) >= 2
