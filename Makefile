@@ -23,6 +23,7 @@ REPO := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 # Knobs (override on the command line: make sanity PYTHON=/usr/bin/python3.13)
 VENV      ?= .venv
 VENV216   ?= .venv-core2.16
+VENV_IMPORTER ?= .venv-importer
 # interpreters for the two venvs; found by tools/find_python.py when empty
 PYTHON    ?=
 PYTHON216 ?=
@@ -101,7 +102,7 @@ run_env = env PATH="$(abspath $(1))/bin:$$PATH" PYTHONPATH=$(ABS_COLL_ROOT) \
 
 .PHONY: help venv venv216 collection seed unit functional functional-core2.16 sanity sanity-core2.21 sanity-core2.16 \
 	sanity-targets no-sanity-ignores units units-core2.21 units-core2.16 lint docs docs-lint \
-	changelog-lint build test demo bench soak clean distclean
+	changelog-lint build galaxy-import test demo emulator bench soak clean distclean
 
 help: ## show this help
 	@echo "atlasops.backup: make targets"
@@ -166,8 +167,9 @@ functional: venv collection ## pytest tests/functional (the emulator and real an
 
 # The playbook-driven tests once more with ansible-core 2.16 running the playbooks (its templating
 # has no native types, which roles must survive).
-FUNCTIONAL_CORE216 := tests/functional/test_role.py tests/functional/test_restore_job.py \
-	tests/functional/test_info_modules.py tests/functional/test_hostile_inputs.py
+FUNCTIONAL_CORE216 := tests/functional/test_role.py tests/functional/test_role_values.py tests/functional/test_role_rerun.py \
+	tests/functional/test_restore_job.py \
+	tests/functional/test_info_modules.py tests/functional/test_hostile_inputs.py tests/functional/test_never_twice.py
 
 functional-core2.16: venv216 collection ## the playbook-driven functional tests on ansible-core 2.16
 	@$(call spec_note,functional-core2.16) \
@@ -220,7 +222,7 @@ DOC_BENIGN := Collection at '[^']*/ansible/_internal/ansible_collections/
 DOC_ITEMS = $(foreach f,$(filter-out __init__,$(basename $(notdir $(wildcard $(COLL_DIR)/plugins/modules/*.py)))),module:$(COLLECTION).$(f)) \
 	$(foreach d,$(patsubst %/,%,$(notdir $(patsubst %/,%,$(wildcard $(COLL_DIR)/roles/*/)))),role:$(COLLECTION).$(d))
 define ansible_doc_all
-	@cd $(COLL_DIR); status=0; core="$$($(abspath $(1))/bin/ansible --version | head -n1)"; \
+	@cd $(COLL_DIR); status=0; core="$$($(abspath $(1))/bin/ansible --version | sed -n 1p)"; \
 	echo "$$core"; \
 	for item in $(DOC_ITEMS); do \
 	  kind="$${item%%:*}"; name="$${item#*:}"; \
@@ -277,13 +279,45 @@ build: venv collection ## ansible-galaxy collection build into .build/dist, then
 	  echo "build: ansible-builder sees the EE dependencies:"; sed -n 's/^- /  /p' $(DIST)/introspect.txt; \
 	else echo "build: ansible-builder found no EE dependencies in the installed artifact:"; cat $(DIST)/introspect.txt; exit 1; fi
 
+# Galaxy's own importer (its metadata rules, ansible-doc loading, ansible-lint) on the artifact `make build` made, in
+# its own venv (it pins its own ansible-core and ansible-lint).  ansible-test inside it is off: `make test` runs sanity
+# itself.  It writes importer_result.json into its working directory, so it runs in .build/importer.
+IMPORTER_DIR := $(BUILD)/importer
+
+$(VENV_IMPORTER)/.installed: requirements-importer.txt
+	@if ! $(VENV_IMPORTER)/bin/python -c '' 2>/dev/null; then \
+	  py="$$($(BOOT_PY) tools/find_python.py --min 3.12 --max 3.12 --prefer 3.12 \
+	        --purpose 'galaxy-importer ($(VENV_IMPORTER))')"; \
+	  echo "creating $(VENV_IMPORTER) with $$py"; rm -rf $(VENV_IMPORTER); "$$py" -m venv $(VENV_IMPORTER); \
+	fi
+	$(VENV_IMPORTER)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-importer.txt 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@touch $@
+
+galaxy-import: $(VENV_IMPORTER)/.installed ## galaxy-importer on the built artifact (make build first; builds when there is none)
+	@ls $(DIST)/atlasops-backup-*.tar.gz >/dev/null 2>&1 || $(MAKE) --no-print-directory build
+	@rm -rf $(IMPORTER_DIR); mkdir -p $(IMPORTER_DIR) $(TEST_HOME)
+	@printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\nLOG_LEVEL_MAIN = INFO\n' > $(IMPORTER_DIR)/galaxy-importer.cfg
+	@art="$$(ls $(REPO)/$(DIST)/atlasops-backup-*.tar.gz)"; \
+	cd $(IMPORTER_DIR) && status=0; \
+	env GALAXY_IMPORTER_CONFIG=$(REPO)/$(IMPORTER_DIR)/galaxy-importer.cfg HOME=$(TEST_HOME) \
+	  PATH="$(abspath $(VENV_IMPORTER))/bin:$$PATH" ANSIBLE_NOCOLOR=1 PYTHONDONTWRITEBYTECODE=1 \
+	  $(abspath $(VENV_IMPORTER))/bin/python -m galaxy_importer.main "$$art" > import.log 2>&1 || status=$$?; \
+	if [ $$status -ne 0 ] || grep -Eq '^(ERROR|CRITICAL)' import.log || ! grep -q 'Importer processing completed successfully' import.log \
+	   || [ ! -s importer_result.json ]; then \
+	  cat import.log; echo "galaxy-import: galaxy-importer refused $$(basename "$$art") (exit $$status; log: $(IMPORTER_DIR)/import.log)"; exit 1; \
+	fi; \
+	warnings="$$(grep -c '^WARNING' import.log || true)"; \
+	echo "galaxy-import: $$(basename "$$art") imports cleanly with $$($(abspath $(VENV_IMPORTER))/bin/python -m pip show galaxy-importer \
+	  2>/dev/null | sed -n 's/^Version: /galaxy-importer /p') ($$warnings warning(s); log: $(IMPORTER_DIR)/import.log)"; \
+	if [ "$$warnings" != 0 ]; then grep '^WARNING' import.log; fi
+
 # Cheapest first.  Each step runs as its own make, timed; the first failing step
 # stops the run (KEEP_GOING=1 runs every step and fails at the end instead).
-TEST_STEPS := unit build changelog-lint docs docs-lint lint units-core2.21 units-core2.16 \
+TEST_STEPS := unit build galaxy-import changelog-lint docs docs-lint lint units-core2.21 units-core2.16 \
 	functional functional-core2.16 sanity-core2.21 sanity-core2.16 sanity-targets
 KEEP_GOING ?= 0
 
-test: venv venv216 ## everything CI runs: unit build changelog-lint docs docs-lint lint units functional (2.21, 2.16) sanity
+test: venv venv216 ## everything CI runs: unit build galaxy-import changelog-lint docs docs-lint lint units functional (2.21, 2.16) sanity
 	@failed=(); summary=(); passed=0; \
 	for step in $(TEST_STEPS); do \
 	  echo; echo "===== make $$step ====="; t0=$$(date +%s); \
@@ -300,6 +334,12 @@ demo: venv collection ## run the demo (tools/demo.py) against the emulator
 	@test -f tools/demo.py || { echo "demo: tools/demo.py does not exist yet"; exit 1; }
 	@mkdir -p $(TEST_HOME)
 	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/demo.py
+
+# The emulator in the foreground with the demo data, to try a runbook without Atlas (README: "Try it without Atlas").
+EMULATOR_ARGS ?=
+
+emulator: venv collection ## the Atlas emulator on 127.0.0.1:8710 with demo data, in the foreground (Ctrl-C stops it)
+	@$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/emulator.py $(EMULATOR_ARGS)
 
 # Measurements, never part of `make test`: they take as long as the restores they time.
 BENCH_ARGS ?=

@@ -93,6 +93,11 @@ class PlaybookRun:
     def wall(self) -> float:
         return self.ended - self.started
 
+    @property
+    def results_text(self) -> str:
+        """The recorded results as text (one JSON line each), for scans of the whole output."""
+        return "\n".join(json.dumps(entry) for entry in self.results)
+
     def task(self, name: str) -> dict:
         """The one recorded result of the task with this name."""
         found = self._named(name)
@@ -145,11 +150,15 @@ class Playbooks:
         env.update(extra or {})
         return env
 
+    def new_path(self, stem: str, suffix: str = "") -> Path:
+        """A fresh file or directory name in the work directory (safe from threads)."""
+        return self.workdir / f"{stem}{next(self._numbers):03d}{suffix}"
+
     def write_playbook(self, tasks: list, play_extra: dict | None = None, name: str = "functional test") -> Path:
         play = {"name": name, "hosts": "localhost", "connection": "local", "gather_facts": False}
         play.update(play_extra or {})
         play["tasks"] = tasks
-        path = self.workdir / f"run{next(self._numbers):03d}.yml"
+        path = self.new_path("run", ".yml")
         path.write_text(yaml.safe_dump([play], sort_keys=False))
         return path
 
@@ -162,7 +171,7 @@ class Playbooks:
         """
         if playbook is None:
             playbook = self.write_playbook(tasks or [], {"vars": play_vars} if play_vars else None)
-        record = self.workdir / f"results{next(self._numbers):03d}.jsonl"
+        record = self.new_path("results", ".jsonl")
         command = list(command_prefix) + [self.ansible_playbook, "-i", "localhost,", str(playbook)]
         command += ["--check"] * check + ["--diff"] * diff + (["-" + "v" * verbosity] if verbosity else []) + list(args)
         if extra_vars:

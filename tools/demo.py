@@ -3,8 +3,10 @@
 """make demo: a disaster-recovery restore, end to end, against the bundled Atlas emulator.
 
 Starts the emulator seeded with a project, a production cluster with snapshots and a DR target, runs
-the collection's runbook playbook (atlasops.backup.dr_restore) to restore the latest good snapshot
-into the DR cluster and wait for it, then runs it again to show that a re-run starts nothing new.
+the collection's runbook playbook (atlasops.backup.dr_restore): first as is, which refuses because the DR
+cluster already received a restore from prod-orders a day ago (it may hold live data by now); then with
+restore_force=true, which restores the latest good snapshot into it and waits; then once more, to show that
+a re-run re-uses the finished job and starts nothing new.
 """
 
 from __future__ import annotations
@@ -43,17 +45,21 @@ def main() -> int:
         if args.snapshot_before:
             extra += ["-e", f"restore_snapshot_before={args.snapshot_before}"]
         command = [str(playbook_bin), "atlasops.backup.dr_restore", "-i", "localhost,"] + extra
-        for title in ("Restore the latest good snapshot of prod-orders into dr-orders, and wait",
-                      "Run the runbook again: the finished job is re-used, nothing new starts"):
-            print(f"== {title}\n   $ {' '.join(command[1:])}")
+        steps = (("Restore the latest good snapshot of prod-orders into dr-orders: refused, dr-orders was restored a day ago",
+                  [], False),
+                 ("Restore over it on purpose (restore_force=true), and wait", ["-e", "restore_force=true"], True),
+                 ("Run the runbook again: the finished job is re-used, nothing new starts", [], True))
+        for title, more, must_pass in steps:
+            print(f"== {title}\n   $ {' '.join(command[1:] + more)}")
             started = time.monotonic()
-            if subprocess.run(command, env=env, check=False).returncode != 0:
+            passed = subprocess.run(command + more, env=env, check=False).returncode == 0
+            if passed != must_pass:
                 print("demo failed: see the playbook output above", file=sys.stderr)
                 return 1
-            print(f"   ({time.monotonic() - started:.1f} s)\n")
+            print(f"   ({time.monotonic() - started:.1f} s{'' if passed else ', failed as it should'})\n")
         writes = [entry for entry in emulator.admin.requests() if entry.get("counted") and entry["method"] != "GET"]
         violations = emulator.admin.violations()
-        print(f"== Atlas saw {len(writes)} write request(s) in both runs together, and {len(violations)} contract violation(s)")
+        print(f"== Atlas saw {len(writes)} write request(s) in all three runs together, and {len(violations)} contract violation(s)")
         return 0 if len(writes) == 1 and not violations else 1
 
 

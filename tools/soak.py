@@ -6,8 +6,11 @@ Every run is one restore_job task (wait: true) on its own source cluster, snapsh
 run must create exactly one job. The runs are batched into ansible-playbook runs (ignore_errors, a
 result-recording callback) that go side by side; half the batches use an API key (HTTP digest), half
 a service account with a short token lifetime. Fault rules with fixed seeds answer 429 (with and
-without Retry-After), 500/502/503/504, drop connections before and after processing, answer after
-request_timeout (slow answers and slow processing), and expire tokens (and digest nonces).
+without Retry-After), 500/502/503/504 and 501, drop connections before and after processing, answer after
+request_timeout (slow answers and slow processing), process creates after the client's timeout (within
+the settle window), cut answers off mid-body, lag job lists behind creates, redirect, and expire tokens
+(and digest nonces). A case of its own processes a create only after the whole settle window and checks
+that the warning names the extra job.
 
 Reports: runs, faults injected per kind (the emulator's tallies), duplicate jobs, runs failed for a
 reason other than an exhausted retry budget, secrets seen in any output, contract violations.
@@ -45,12 +48,22 @@ RETRYABLE = {429, 500, 502, 503, 504}
 # The client's messages for transport errors it retries (plugins/module_utils/_client.py, _transport_error).
 TRANSPORT_MESSAGES = ("no answer within request_timeout", "the connection failed or was closed", "could not connect")
 LOST_ANSWER_WARNING = "the answer to the create request was lost"
+# 501 and redirects end a run at once, as promised: expected failures, not budget ones.
+FINAL_ANSWER = "final answer (501 or a redirect), never sent again"
+EXTRA_JOB_WARNING = "as well as"
 
 
-def fault_rules(seed: int, delay: float) -> list[tuple[str, dict]]:
+def fault_rules(seed: int, delay: float, request_timeout: float) -> list[tuple[str, dict]]:
     """(kind, rule) pairs; the rules that target the create request come first (the first rule that fires wins)."""
     create = dict(method="POST", path_contains="/restoreJobs")
+    late = request_timeout + 10  # after the client gave up, well inside the settle window (request_timeout + 30 s)
     rules = [
+        (f"create: processed {late:g} s later, after the client's timeout", dict(create, action="late", delay_seconds=late,
+                                                                               probability=0.05)),
+        ("create: answer cut off mid-body", dict(create, action="truncate", probability=0.04)),
+        ("create: 501 (final)", dict(create, action="status", status=501, probability=0.015)),
+        ("job list lagging 5 s behind creates", dict(operation_id="listGroupClusterBackupRestoreJobs", action="lag_list",
+                                                     lag_seconds=5, probability=0.25)),
         ("create: dropped after processing", dict(create, action="drop_after", probability=0.08)),
         ("create: dropped before processing", dict(create, action="drop_before", probability=0.04)),
         (f"create: slow answer ({delay:g} s, processed first)", dict(create, action="delay", delay_seconds=delay, probability=0.05)),
@@ -67,6 +80,8 @@ def fault_rules(seed: int, delay: float) -> list[tuple[str, dict]]:
         ("dropped after processing", dict(action="drop_after", probability=0.02)),
         (f"slow answer ({delay:g} s)", dict(action="delay", delay_seconds=delay, probability=0.015)),
         (f"slow processing ({delay:g} s)", dict(action="delay", delay_seconds=delay, delay_before_processing=True, probability=0.015)),
+        ("answer cut off mid-body", dict(action="truncate", probability=0.01)),
+        ("redirect (final)", dict(action="redirect", probability=0.004)),
         ("token (or digest nonce) expired", dict(action="expire_token", probability=0.03)),
         ("token endpoint: 503", dict(operation_id="oauth_token", action="status", status=503, probability=0.05)),
         (f"token endpoint: slow answer ({delay:g} s)",
@@ -90,6 +105,8 @@ def classify(result: dict, story: list | None = None) -> str:
         status = int(status)
     if status in RETRYABLE:
         return "retry budget exhausted"
+    if status == 501 or (isinstance(status, int) and 300 <= status < 400):
+        return FINAL_ANSWER
     if status in (None, "None") and error and any(text in message for text in TRANSPORT_MESSAGES):
         return "retry budget exhausted"
     if status == 401 and story is not None and trailing_expiries(story) >= 2:
@@ -163,7 +180,7 @@ class Soak:
     def go(self) -> dict:
         args = self.args
         self.admin.configure(token_ttl=args.token_ttl)
-        rules = fault_rules(args.seed, args.delay)
+        rules = fault_rules(args.seed, args.delay, args.request_timeout)
         ids = self.admin.add_faults([rule for dummy, rule in rules], seed=args.seed)
         kinds = dict(zip(ids, (kind for kind, dummy in rules)))
         self.admin.clear_requests()
@@ -189,6 +206,33 @@ class Soak:
             outputs = dict(pool.map(run_batch, batches))
         elapsed = time.monotonic() - started
         return self.analyse(outputs, kinds, elapsed)
+
+    def extra_job_case(self) -> dict:
+        """One create processed only after the whole settle window: the module sends again, and must name the extra job.
+
+        A download: an automated restore's late create would meet Atlas's 409 for a target being restored, and make no job.
+        """
+        args = self.args
+        source = "soak-late-src"
+        settle = args.request_timeout + 30
+        self.admin.add_cluster(PROJECT, source, job_seconds=settle + 30)  # the late job lands while the first one is prepared
+        snapshot = self.admin.add_snapshots(PROJECT, source, count=1, every_hours=6)[-1]["id"]
+        self.admin.clear_faults()
+        self.admin.add_fault(method="POST", path_contains=f"/clusters/{source}/", action="late", delay_seconds=settle + 10, times=1)
+        task = {"name": "late create", "ignore_errors": True,
+                "atlasops.backup.restore_job": dict(project_id=PROJECT, cluster_name=source, snapshot_id=snapshot,
+                                                    delivery_type="download", wait=True, wait_timeout=args.wait_timeout,
+                                                    request_timeout=args.request_timeout)}
+        print(f"-- a create processed {settle + 10:g} s late, after the whole settle window of {settle:g} s", flush=True)
+        run = self.ws.run([task], timeout=args.wait_timeout + 120)
+        entry = run.last("late create") or {"result": {}}
+        jobs = [job["id"] for job in self.admin.restore_jobs(PROJECT, source)]
+        warnings = " ".join(str(warning) for warning in entry["result"].get("warnings") or [])
+        returned = (entry["result"].get("restore_job") or {}).get("id")
+        extra = [job for job in jobs if job != returned]
+        named = bool(extra) and all(job in warnings for job in extra) and EXTRA_JOB_WARNING in warnings
+        print(f"   jobs {jobs}; returned {returned}; the warning names the extra job: {named}", flush=True)
+        return dict(jobs=jobs, returned=returned, extra=extra, named=named, warnings=warnings[:2000])
 
     def analyse(self, outputs: dict, kinds: dict, elapsed: float) -> dict:
         results = {}
@@ -244,6 +288,8 @@ class Soak:
             if reason.startswith("other"):
                 outcome["failed: other"] += 1
                 others.append((run["name"], f"{result.get('msg')} | error={json.dumps(result.get('error'))}"))
+            elif reason == FINAL_ANSWER:
+                outcome["failed: final answer (501, redirect)"] += 1
             else:
                 outcome["failed: retry budget exhausted"] += 1
         suspects = {name for name, dummy in others} | {name for name, dummy in duplicates}
@@ -297,6 +343,8 @@ def verdicts(report: dict) -> list[tuple[str, int]]:
         ("secrets seen in any output", sum(report["secrets"].values())),
         ("contract violations", len(report["violations"])),
         ("emulator errors (500s from emulator bugs)", len(report["emulator_errors"])),
+        ("create processed after the whole settle window: extra job not named in a warning",
+         0 if report.get("extra_job_case", {}).get("named", True) else 1),
     ]
 
 
@@ -309,8 +357,8 @@ def soak_markdown(report: dict, command: str, info: dict, args) -> str:
              f"{args.wait_timeout} s, jobs of 1-2 s, token TTL {args.token_ttl:g} s for the service-account batches, "
              f"slow answers {args.delay:g} s.", "",
              "| outcome | runs |", "| --- | ---: |"]
-    for key in ("ok", "ok, but a duplicate job was made", "failed: retry budget exhausted", "failed: other", "ok but inconsistent",
-                "not run"):
+    for key in ("ok", "ok, but a duplicate job was made", "failed: retry budget exhausted", "failed: final answer (501, redirect)",
+                "failed: other", "ok but inconsistent", "not run"):
         lines.append(f"| {key} | {outcome.get(key, 0)} |")
     lines += ["", f"API requests: {report['requests']} counted ({', '.join(f'{v} {k}' for k, v in sorted(report['request_kinds'].items()))}), "
               f"{report['challenges']} digest challenges, {report['tokens']} token calls. Lost create answers recovered by "
@@ -318,6 +366,11 @@ def soak_markdown(report: dict, command: str, info: dict, args) -> str:
               f"Faults injected ({report['faults_total']} in all):", "", "| fault | injected |", "| --- | ---: |"]
     for kind, count in report["faults"].items():
         lines.append(f"| {kind} | {count} |")
+    late = report.get("extra_job_case")
+    if late:
+        lines += ["", f"A create processed only after the whole settle window (a case of its own): the cluster has jobs "
+                      f"{', '.join(late['jobs']) or 'none'}; restore_job returned {late['returned']}; the warning names the extra job: "
+                      f"{'yes' if late['named'] else 'no'}."]
     lines += ["", "| must be 0 | seen |", "| --- | ---: |"]
     for label, value in verdicts(report):
         lines.append(f"| {label} | {value} |")
@@ -337,11 +390,12 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=200, help="create-and-wait runs (restore_job tasks)")
     parser.add_argument("--batch", type=int, default=25, help="runs per ansible-playbook run")
     parser.add_argument("--parallel", type=int, default=4, help="ansible-playbook runs side by side")
-    parser.add_argument("--max-minutes", type=float, default=15.0, help="stop starting batches after this, and stop running ones")
+    parser.add_argument("--max-minutes", type=float, default=30.0, help="stop starting batches after this, and stop running ones")
     parser.add_argument("--request-timeout", type=float, default=2.0)
     parser.add_argument("--delay", type=float, default=3.0, help="seconds of the slow-answer faults (more than request_timeout)")
     parser.add_argument("--max-retries", type=int, default=6)
-    parser.add_argument("--wait-timeout", type=int, default=300)
+    parser.add_argument("--wait-timeout", type=int, default=600,
+                        help="restore_job wait_timeout (settle windows of request_timeout + 30 s come out of it)")
     parser.add_argument("--token-ttl", type=float, default=6.0, help="OAuth token lifetime in the emulator")
     parser.add_argument("--verbosity", type=int, default=3, help="ansible-playbook -v count (the output is scanned for secrets)")
     parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/performance.md")
@@ -366,13 +420,15 @@ def main(argv=None) -> int:
     print(f"== atlasops.backup soak on {machine_line(info)}; seed {args.seed}", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="atlasops-soak-"))
     try:
-        with EmulatorProcess(spec=spec if spec else False, job_seconds=1.5) as emulator:
+        # Atlas's rate and token limits raised: the soak is about faults (the limits have tests and bench cases of their own)
+        with EmulatorProcess(spec=spec if spec else False, job_seconds=1.5, relaxed_limits=True) as emulator:
             workspace = Workspace(workdir, emulator.url)
             print(f"   emulator {emulator.url} (contract validation {'on' if spec else 'off'}); collections from "
                   f"{workspace.collections_source}; work directory {workdir}", flush=True)
             soak = Soak(emulator, workspace, args)
             soak.seed_data()
             report = soak.go()
+            report["extra_job_case"] = soak.extra_job_case()
     finally:
         if args.keep:
             print(f"kept {workdir}")

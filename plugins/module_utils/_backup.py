@@ -64,19 +64,19 @@ class ClusterBackup:
 
     # --- snapshots ------------------------------------------------------------------------------
 
-    def snapshots(self, *, sharded: bool = False, query: dict | None = None) -> Iterator[dict]:
+    def snapshots(self, *, sharded: bool = False, query: dict | None = None, deadline: float | None = None) -> Iterator[dict]:
         """Every snapshot of the cluster (all pages), as snapshot views."""
         operation = "list_sharded_snapshots" if sharded else "list_snapshots"
-        for raw in self._items(operation, query=query):
+        for raw in self._items(operation, query=query, deadline=deadline):
             yield snapshot_view(raw, self.cluster_type)
 
-    def snapshot(self, snapshot_id: str, *, sharded: bool = False) -> dict:
+    def snapshot(self, snapshot_id: str, *, sharded: bool = False, deadline: float | None = None) -> dict:
         operation = "get_sharded_snapshot" if sharded else "get_snapshot"
-        return snapshot_view(self._call(operation, snapshot_id=snapshot_id), self.cluster_type)
+        return snapshot_view(self._call(operation, snapshot_id=snapshot_id, deadline=deadline), self.cluster_type)
 
-    def take_snapshot(self, description: str, retention_days: int) -> dict:
+    def take_snapshot(self, description: str, retention_days: int, *, deadline: float | None = None) -> dict:
         """Start an on-demand snapshot (dedicated clusters)."""
-        raw = self._call("take_snapshot", body={"description": description, "retentionInDays": retention_days})
+        raw = self._call("take_snapshot", body={"description": description, "retentionInDays": retention_days}, deadline=deadline)
         return snapshot_view(raw, self.cluster_type)
 
     # --- the cluster itself ---------------------------------------------------------------------
@@ -85,8 +85,28 @@ class ClusterBackup:
         """The cluster's description (state, versions, shards, encryption ...), keys in snake_case."""
         return snake_keys(self._call("get_cluster", deadline=deadline))
 
-    def backup_schedule(self) -> dict:
-        return snake_keys(self._call("get_backup_schedule"))
+    def backup_schedule(self, *, deadline: float | None = None) -> dict:
+        return snake_keys(self._call("get_backup_schedule", deadline=deadline))
+
+    def sibling(self, project_id: str, cluster_name: str, cluster_type: str | None = None) -> "ClusterBackup":
+        """Another cluster (a restore's target) through the same client."""
+        return ClusterBackup(self.client, project_id, cluster_name, cluster_type or self.cluster_type)
+
+    def described(self, *, deadline: float | None = None) -> tuple:
+        """This cluster as Atlas describes it, through the family that serves it: (backup, description).
+
+        A dedicated cluster asked through the flex API (and the other way round) answers 400 with an error code
+        that names the other family; the description is then read there, and the backup it returns is that family's.
+        """
+        other = {"CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API": "flex", "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API": "dedicated"}
+        try:
+            return self, self.cluster(deadline=deadline)
+        except AtlasError as error:
+            family = other.get(error.error_code or "")
+            if family is None or family == self.cluster_type:
+                raise
+        backup = self.sibling(self.project_id, self.cluster_name, family)
+        return backup, backup.cluster(deadline=deadline)
 
     # --- plumbing -------------------------------------------------------------------------------
 

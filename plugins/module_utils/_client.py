@@ -53,7 +53,7 @@ else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 
-COLLECTION_VERSION = "0.1.0"
+COLLECTION_VERSION = "0.2.0"
 PAGE_SIZE = 500
 # Never follow more pages than this, whatever the server claims: a million items.
 MAX_PAGES = 2000

@@ -21,7 +21,9 @@ from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._token_cache import shared_token_cache
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_cluster_name, check_hex24
-from ansible_collections.atlasops.backup.plugins.module_utils._waiter import wait_for_jobs
+from ansible_collections.atlasops.backup.plugins.module_utils._target import target_is_ready, target_state
+from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import wait_for, wait_for_jobs
 
 DEFAULT_BASE_URL = "https://cloud.mongodb.com"
 
@@ -209,11 +211,54 @@ class AtlasModule:
         left = max(0.0, self.deadline(in_check_mode=in_check_mode) - self._clock())
         outcome = wait_for_jobs(backup, jobs, left, clock=self._clock, sleep=backup.client.sleep,
                                 shown_timeout=self.params["wait_timeout"])
-        self.result.update(restore_job=outcome.job, restore_jobs=outcome.jobs, waited_seconds=outcome.waited_seconds)
+        # The deadline counts from the start of the run, and so do the seconds waited.
+        self.result.update(restore_job=outcome.job, restore_jobs=outcome.jobs, waited_seconds=round(self._clock() - self.started, 3))
         failure = outcome.failure()
         if failure:
             self.fail(failure)
         return outcome.jobs
+
+    def wait_for_target(self, target_backup: ClusterBackup, *, resolved: bool = True) -> str | None:
+        """After a completed restore, poll its target cluster until it is ready (IDLE, not paused) within the same deadline.
+
+        Sets and returns target_ready_at: the first time this run saw the target ready (ISO 8601 UTC), or None when
+        the credentials may not read the cluster (a warning, not a failure). Fails when the target is still not ready
+        at the deadline. resolved=False: the target's family (dedicated or flex) is not known yet and is found on the first read.
+        """
+        self.result["target_ready_at"] = None
+        if not self.waits():
+            return None
+        left = max(0.0, self.deadline() - self._clock())
+        current = [target_backup if resolved else None]
+        seen_ready = []
+
+        def fetch(until):
+            if current[0] is None:
+                current[0], cluster = target_backup.described(deadline=until)
+                return cluster
+            return current[0].cluster(deadline=until)
+
+        def ready(cluster):
+            if target_is_ready(cluster):
+                seen_ready.append(time.time())
+                return True
+            return False
+
+        try:
+            outcome = wait_for(fetch, ready, left, clock=self._clock, sleep=target_backup.client.sleep)
+        except AtlasError as error:
+            if error.status != 403:
+                raise
+            self.warn(f"the restore completed, but whether target cluster {target_backup.cluster_name} is ready could not be read "
+                      f"({error}): target_ready_at is null")
+            return None
+        if not outcome.done:
+            state = target_state(outcome.value) if outcome.value else "unread"
+            last = f"; the last poll failed: {outcome.last_error}" if outcome.last_error else ""
+            self.fail(f"the restore completed, but target cluster {target_backup.cluster_name} is not ready within wait_timeout "
+                      f"({self.params['wait_timeout']:g} s): last seen {state}{last}")
+        self.result["target_ready_at"] = iso_utc(seen_ready[0])
+        return self.result["target_ready_at"]
 
     def _credentials(self):
         params = self.params

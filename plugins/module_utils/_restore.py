@@ -72,8 +72,12 @@ class Restorer:
 
     # --- state=present ----------------------------------------------------------------------
 
-    def ensure(self, request: RestoreRequest, *, force: bool = False) -> list:
-        """The jobs doing this restore (a legacy batch has several): matching ones, else new ones ([] in check mode)."""
+    def ensure(self, request: RestoreRequest, *, force: bool = False, before_create=None) -> list:
+        """The jobs doing this restore (a legacy batch has several): matching ones, else new ones ([] in check mode).
+
+        before_create (also called in check mode) runs once no job is re-used and before anything is sent: it raises to
+        refuse the restore, and returns whether it made something itself (then a refused create leaves changed true).
+        """
         self.request = request
         body = request.body()
         self.result["request"] = body
@@ -91,6 +95,7 @@ class Restorer:
             self.set_diff(diff_fields(match), diff_fields(match))
             return batch
         self.set_diff({}, request.desired())
+        made_before = bool(before_create()) if before_create is not None else False
         self.result["changed"] = True
         if self.check_mode:
             return []
@@ -99,7 +104,8 @@ class Restorer:
         except LostCreate:
             raise
         except AtlasError:
-            self.result["changed"] = False  # Atlas refused the create: nothing exists that this run made
+            # Atlas refused the create: nothing exists that this run made (but what before_create made)
+            self.result["changed"] = made_before
             raise
         self.set_diff({}, diff_fields(batch[0]))
         return batch

@@ -35,11 +35,11 @@ class RestoreRequest:
     def check(self, now: float | None = None) -> None:
         """Refuse, before any request, what the cluster type's API would refuse."""
         current = time.time() if now is None else now
-        kind, family = self.delivery_type, self.cluster_type
+        kind, cluster_type = self.delivery_type, self.cluster_type
         check_hex24("snapshot_id", self.snapshot_id)
         check_hex24("target_project_id", self.target_project_id)
         check_cluster_name("target_cluster_name", self.target_cluster_name)
-        if family == "flex" and kind != "automated":
+        if cluster_type == "flex" and kind != "automated":
             raise InvalidInputError(f"flex clusters support only automated restores, not delivery_type {kind}")
         if (self.oplog_ts is None) != (self.oplog_inc is None):
             raise InvalidInputError("oplog_ts and oplog_inc go together: give both or neither")
@@ -68,7 +68,7 @@ class RestoreRequest:
                 raise InvalidInputError("a download restore has no target: leave target_project_id out")
         elif not self.target_cluster_name:
             raise InvalidInputError(f"delivery_type {kind} needs target_cluster_name")
-        if family == "legacy" and self.point_in_time is not None and current - self.point_in_time > LEGACY_PIT_WINDOW:
+        if cluster_type == "legacy" and self.point_in_time is not None and current - self.point_in_time > LEGACY_PIT_WINDOW:
             raise InvalidInputError("legacy backup restores a point_in_time only within the last 24 hours")
 
     @property

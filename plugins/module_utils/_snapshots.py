@@ -38,6 +38,9 @@ def select(snapshots, *, completed_only: bool, snapshot_type: str | None, before
             continue
         if before is not None and (taken is None or taken > before):
             continue
-        chosen.append((taken if taken is not None else float("-inf"), view))
+        if taken is None:
+            # Atlas gives no time to a snapshot it is still taking: the newest of all; any other without one: the oldest.
+            taken = float("inf") if view["status"] in ("pending", "in_progress") else float("-inf")
+        chosen.append((taken, view))
     chosen.sort(key=lambda pair: pair[0], reverse=True)
     return [view for dummy, view in chosen]

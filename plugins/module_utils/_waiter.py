@@ -22,8 +22,8 @@ from ansible_collections.atlasops.backup.plugins.module_utils._views import (
 MIN_INTERVAL = 2.0
 AGE_FRACTION = 0.1
 MAX_INTERVAL = 60.0
-# The last poll starts this long before the deadline, so that it has time for its answer (no request
-# starts after the deadline).
+# The last poll starts this long before the deadline (at most half the wait), so that it has time for its
+# answer: no request starts after the deadline. The wait itself still lasts until the deadline.
 LAST_POLL_LEAD = 2.0
 
 
@@ -77,7 +77,9 @@ def wait_for(fetch, is_done, timeout: float, *, clock=time.monotonic, sleep=time
         poll_now = True
         now = clock()
         if now >= last_poll:
-            return WaitOutcome(value, False, now - start, polls, transient_errors, last_error)
+            if now < deadline:
+                sleep(deadline - now)  # the wait lasts its whole time; only no request may start after it
+            return WaitOutcome(value, False, clock() - start, polls, transient_errors, last_error)
         pause = interval_after(max(0.0, age) + now - start)
         if retry_after is not None:
             pause = max(pause, retry_after)

@@ -28,6 +28,8 @@ attributes:
     details:
       - Sends no create and no cancel request, and does not wait (O(wait) is ignored, with a warning).
       - Returns RV(request), the body that would be sent, and RV(reused).
+      - Runs every pre-flight check (reads only) and fails as the real run would when one fails; with
+        O(target_safety_snapshot) it looks for an existing safety snapshot and otherwise says it would take one.
   diff_mode:
     support: full
     details:
@@ -96,6 +98,65 @@ options:
   force:
     description:
       - Start a new restore job even when a matching one exists.
+    type: bool
+    default: false
+  preflight:
+    description:
+      - Before the create request, read the source and target clusters, the snapshot and, for a point in time, the source's
+        backup schedule (GET requests only), and refuse a restore that Atlas's documented restore rules say cannot work,
+        naming the rule and both values. Nothing is sent when a check fails.
+      - Each check is a row of RV(preflight), also in check mode. A check whose facts cannot be read (the credentials may not
+        read the cluster, the source no longer exists, a transient error after the retries) is reported as C(ok=null) with
+        the reason and a warning, and does not block.
+      - Checks are judged on the snapshot's own facts where it has them (its MongoDB version, its shard members, its
+        config-server type), otherwise on the source cluster.
+      - "The checks: C(target_exists); C(target_not_paused); C(target_not_deleting); C(mongodb_version) (the target's release
+        line is the snapshot's or the next one, never an older one: 7.0 into 7.0 or 8.0, not 8.0 into 7.0);
+        C(feature_compatibility_version) (a pinned FCV of the target matches the snapshot's line); C(sharded_target) (a
+        sharded snapshot never goes into a replica set); C(shard_count) (the same number of shards); C(config_server_type)
+        (the same config-server type); C(database_edition) (the same edition where Atlas reports one);
+        C(encryption_at_rest) (the same encryption-at-rest provider); C(source_backup_enabled); C(continuous_backup)
+        (a point in time needs continuous cloud backup); C(pit_window) (the point in time lies inside the schedule's
+        restore window and not in the future); C(snapshot_age) (see O(max_snapshot_age))."
+      - A re-run that re-uses an existing job for this restore is never refused by the checks (it warns about a failing one).
+      - Flex clusters are judged on the facts Atlas reports for them; a flex target is not refused for facts Atlas does not
+        report. Serverless instances have no cluster description here, so their checks are reported as not judged.
+      - Cluster reads use API version 2024-08-05, flex clusters 2024-11-13.
+    type: bool
+    default: true
+  preflight_skip:
+    description:
+      - Names of pre-flight checks to turn off (see O(preflight) for the names). A skipped check is a row with C(ok=null)
+        that says so. An unknown name is refused before any request.
+    type: list
+    elements: str
+    default: []
+  max_snapshot_age:
+    description:
+      - With O(preflight), refuse a snapshot taken more than this many seconds ago, naming its age (backups that
+        silently stopped). V(0) means no limit.
+    type: int
+    default: 0
+  target_safety_snapshot:
+    description:
+      - Before the restore overwrites the target, take an on-demand snapshot of the target cluster (retained 7 days, its
+        description naming this restore by its source, snapshot or point in time, and target) and wait until it is completed,
+        within O(wait_timeout) with O(wait=true), else within 3600 seconds. The restore is sent only after it completed.
+      - A re-run finds the snapshot whose description names this restore and re-uses it instead of taking another; a run
+        that re-uses an existing restore job takes none.
+      - Refused before anything is sent when the target is a flex cluster (Atlas takes no on-demand snapshots of flex
+        clusters) or has backup disabled. Ignored, with a warning, for downloads.
+      - RV(safety_snapshot) says how to undo the restore (restore that snapshot into the target with the role's
+        C(restore_allow_overwrite_source=true)).
+      - Needs the Project Backup Manager role on the target's project, or another role that may take snapshots.
+    type: bool
+    default: false
+  wait_for_target:
+    description:
+      - With O(wait=true), after the job completed, also wait until the target cluster is ready (IDLE, not paused, no
+        change in progress) and return RV(target_ready_at). These polls count against the same O(wait_timeout).
+      - A target that the credentials may not read is a warning and RV(target_ready_at=null), not a failure. A target still
+        not ready at the deadline is a failure saying that the restore completed but the target is not ready.
     type: bool
     default: false
 notes:
@@ -176,6 +237,15 @@ restore_job:
     target_group_id: 5f1a2b3c4d5e6f7a8b9c0d1e
     finished_at: "2026-11-22T08:15:00Z"
     created_at: "2026-11-22T07:45:00Z"
+restore_jobs:
+  description:
+    - Every job of this restore, as last seen; one, except for a legacy restore of a sharded cluster, which Atlas runs as a
+      batch of jobs (one per shard and config server). RV(restore_job) is the first of them, with the worst status of the
+      batch.
+  returned: when a job was started, re-used or adopted
+  type: list
+  elements: dict
+  version_added: 0.2.0
 request:
   description: The create request body that was sent, or would be sent in check mode, as Atlas takes it.
   returned: with O(state=present) and no O(job_id)
@@ -190,6 +260,55 @@ reused:
   returned: always
   type: bool
   sample: false
+preflight:
+  description:
+    - The pre-flight checks, one row per check in a fixed order (see O(preflight)).
+    - C(ok) is V(true) when the rule holds or does not apply, V(false) when it is broken (the restore is refused), and null
+      when it could not be judged or was skipped; C(detail) says why, naming both values; C(values) holds the values
+      compared (for example C(snapshot) and C(target)).
+    - Null with O(preflight=false).
+  returned: with O(state=present) and no O(job_id)
+  type: list
+  elements: dict
+  sample:
+    - check: mongodb_version
+      ok: false
+      detail: "MongoDB 8.0 (snapshot 6741a2b3c4d5e6f7a8b9c0aa) cannot be restored into MongoDB 7.0 (target cluster dr-orders): the
+        target must run the same release line or the next one, never an older one"
+      values: {snapshot: "8.0", target: "7.0"}
+    - check: target_not_paused
+      ok: true
+      detail: target cluster dr-orders is not paused
+      values: {paused: false}
+safety_snapshot:
+  description:
+    - The safety snapshot of the target (O(target_safety_snapshot)).
+    - C(action) is V(taken), V(reused) (found by its description), V(would_take) (check mode), or V(not_taken) (an existing
+      restore job was re-used).
+    - C(undo) says how to undo the restore with it; null until it is completed.
+  returned: with O(target_safety_snapshot=true)
+  type: dict
+  sample:
+    id: 6741a2b3c4d5e6f7a8b9c0ff
+    action: taken
+    status: completed
+    cluster_name: dr-orders
+    project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
+    description: atlasops.backup safety snapshot before restoring 5f1a2b3c4d5e6f7a8b9c0d1e/prod-orders snapshot
+      6741a2b3c4d5e6f7a8b9c0aa into 5f1a2b3c4d5e6f7a8b9c0d1e/dr-orders
+    retention_days: 7
+    taken_at: "2026-11-22T07:40:00Z"
+    expires_at: "2026-11-29T07:40:00Z"
+    undo: "to undo, restore snapshot 6741a2b3c4d5e6f7a8b9c0ff of dr-orders into dr-orders (project 5f1a2b3c4d5e6f7a8b9c0d1e):
+      restore_cluster_name: dr-orders, restore_snapshot_id: 6741a2b3c4d5e6f7a8b9c0ff, restore_target_cluster_name: dr-orders,
+      restore_allow_overwrite_source: true"
+target_ready_at:
+  description:
+    - With O(wait_for_target), the first time this run saw the target cluster ready (ISO 8601 UTC), or null when it could
+      not be read.
+  returned: with O(wait_for_target=true) and O(wait=true), outside check mode
+  type: str
+  sample: "2026-11-22T08:16:30Z"
 waited_seconds:
   description: Seconds spent waiting for the job.
   returned: when O(wait=true), outside check mode
@@ -197,9 +316,14 @@ waited_seconds:
   sample: 1834.2
 """
 
+from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._module import WAIT_ARGSPEC, AtlasModule, argument_spec
+from ansible_collections.atlasops.backup.plugins.module_utils._preflight import (
+    check_options, failures, is_sharded_cluster, judge, read_facts, refusal, unjudged_warnings,
+)
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import Restorer, restore_request
-from ansible_collections.atlasops.backup.plugins.module_utils._validation import check_hex24
+from ansible_collections.atlasops.backup.plugins.module_utils._safety import UNWAITED_TIMEOUT, SafetySnapshot, refusal as safety_refusal
+from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
 from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES
 
 
@@ -216,6 +340,11 @@ def main():
             target_cluster_name=dict(type="str"),
             target_project_id=dict(type="str"),
             force=dict(type="bool", default=False),
+            preflight=dict(type="bool", default=True),
+            preflight_skip=dict(type="list", elements="str", default=[]),
+            max_snapshot_age=dict(type="int", default=0),
+            target_safety_snapshot=dict(type="bool", default=False),
+            wait_for_target=dict(type="bool", default=False),
             **WAIT_ARGSPEC,
         ),
         supports_check_mode=True,
@@ -228,10 +357,20 @@ def main():
     def body():
         atlas.check_connection_options()
         check_hex24("job_id", params["job_id"])
+        skip = check_options(params["preflight_skip"], params["max_snapshot_age"])
+        creating = params["state"] == "present" and not params["job_id"]
         # adopting or cancelling a job needs only its identity
-        request = restore_request(params) if params["state"] == "present" and not params["job_id"] else None
+        request = restore_request(params) if creating else None
+        safety = params["target_safety_snapshot"] and creating
+        if safety and request.delivery_type == "download":
+            atlas.warn("target_safety_snapshot is ignored: a download restores into no cluster")
+            safety = False
+        if params["target_safety_snapshot"] and not creating:
+            atlas.warn("target_safety_snapshot applies only when the module starts a restore: ignored")
         if atlas.check_mode and params["wait"]:
             atlas.warn("check mode does not wait for restore jobs: wait is ignored")
+        if params["wait_for_target"] and not params["wait"] and params["state"] == "present":
+            atlas.warn("wait_for_target needs wait: true; the target's readiness is not awaited")
         backup = atlas.backup()
         restorer = Restorer(backup, atlas.result, check_mode=atlas.check_mode, diff=atlas.diff_mode, warn=atlas.warn,
                             max_retries=params["max_retries"], request_timeout=params["request_timeout"],
@@ -239,13 +378,93 @@ def main():
         if params["state"] == "absent":
             restorer.cancel(params["job_id"])
             return
-        jobs = restorer.adopt(params["job_id"]) if params["job_id"] else restorer.ensure(request, force=params["force"])
+        if params["job_id"]:
+            jobs = restorer.adopt(params["job_id"])
+        else:
+            jobs = start(atlas, backup, restorer, request, skip, safety)
         if jobs:
             atlas.wait_for_jobs(backup, jobs)
             if restorer.sent_lost:
                 restorer.warn_about_extra_jobs()  # a lost create may land late: look once more after the wait
+            if params["wait_for_target"]:
+                wait_for_target(atlas, backup, atlas.result["restore_job"])
 
     atlas.run(body)
+
+
+def start(atlas, backup, restorer, request, skip, safety):
+    """Pre-flight checks, the safety snapshot, then the restore (re-used, or created once)."""
+    params = atlas.params
+    deadline = atlas.deadline()
+    result = atlas.result
+    result["preflight"] = None
+    if safety:
+        result["safety_snapshot"] = None
+    target_backup, target = None, None
+    if params["preflight"]:
+        facts, target_backup = read_facts(backup, request, skip=skip, max_snapshot_age=params["max_snapshot_age"], deadline=deadline)
+        target = facts.target
+        result["preflight"] = judge(facts, skip)
+        for message in unjudged_warnings(result["preflight"]):
+            atlas.warn(message)
+    elif safety:
+        try:
+            target_backup, target = backup.sibling(request.target_project, request.target_cluster_name).described(deadline=deadline)
+        except AtlasError:  # unreadable: the snapshot request itself then says what is wrong
+            target_backup, target = None, None
+    snapshots = None
+    if safety:
+        # An unread target is taken for a dedicated one: Atlas's answer to the snapshot request then says what it is.
+        target_type = target_backup.cluster_type if target_backup is not None else "dedicated"
+        reason = safety_refusal(target_type, target, request.target_cluster_name)
+        if reason:
+            raise InvalidInputError(reason)
+        snapshots = SafetySnapshot(target_backup or backup.sibling(request.target_project, request.target_cluster_name, "dedicated"),
+                                   request, sharded=bool(is_sharded_cluster(target)), check_mode=atlas.check_mode, warn=atlas.warn,
+                                   clock=backup.client.clock, sleep=backup.client.sleep)
+
+    def before_create():
+        if result["preflight"] and failures(result["preflight"]):
+            raise InvalidInputError(refusal(result["preflight"]))
+        if snapshots is None:
+            return False
+        until = deadline if deadline is not None else backup.client.clock() + UNWAITED_TIMEOUT
+        result["safety_snapshot"] = snapshots.ensure(until)
+        if result["safety_snapshot"]["action"] == "taken":
+            result["changed"] = True
+        return result["safety_snapshot"]["action"] == "taken"
+
+    jobs = restorer.ensure(request, force=params["force"], before_create=before_create)
+    if (result.get("safety_snapshot") or {}).get("action") == "taken":
+        result["changed"] = True  # even when another run's job was re-used after a 409
+    if result.get("reused"):
+        job_id = result["restore_job"]["id"]
+        if result["preflight"]:
+            for entry in failures(result["preflight"]):
+                atlas.warn(f"pre-flight check {entry['check']} fails ({entry['detail']}), but restore job {job_id} already exists "
+                           "for this restore: it is re-used, nothing new is sent")
+        if snapshots is not None and result["safety_snapshot"] is None:  # None: not looked for before a create
+            found = snapshots.find(deadline)
+            result["safety_snapshot"] = snapshots.report(found, "reused" if found else "not_taken")
+            if found is None:
+                atlas.warn(f"restore job {job_id} already exists for this restore: no safety snapshot is taken of a target "
+                           "that is already being restored")
+    return jobs
+
+
+def wait_for_target(atlas, backup, job):
+    """With wait_for_target: after the job completed, wait until its target cluster is ready."""
+    target_name = job.get("target_cluster_name")
+    if job.get("delivery_type") == "download" or not target_name:
+        atlas.warn("wait_for_target is ignored: a download restores into no cluster")
+        atlas.result["target_ready_at"] = None
+        return
+    if not backup.has("get_cluster"):
+        atlas.warn(f"wait_for_target is ignored: this collection reads no description of {backup.cluster_type} clusters")
+        atlas.result["target_ready_at"] = None
+        return
+    target_project = job.get("target_project_id") or backup.project_id
+    atlas.wait_for_target(backup.sibling(target_project, target_name), resolved=False)
 
 
 if __name__ == "__main__":

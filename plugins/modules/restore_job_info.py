@@ -110,15 +110,27 @@ restore_jobs:
       type: str
       sample: 6741a2b3c4d5e6f7a8b9c0aa
     target_cluster_name:
-      description: Target cluster (dedicated and serverless).
+      description:
+        - Target cluster, whatever the cluster type (flex C(targetDeploymentItemName), legacy C(delivery.targetClusterName)).
+        - Null for downloads of dedicated clusters.
       type: str
       sample: dr-orders
     target_group_id:
-      description: Target project (dedicated and serverless).
+      description: Target project, as dedicated and serverless jobs give it.
       type: str
       sample: 5f1a2b3c4d5e6f7a8b9c0d1e
+    target_project_id:
+      description: Target project, whatever the cluster type (legacy C(delivery.targetGroupId)).
+      type: str
+      sample: 5f1a2b3c4d5e6f7a8b9c0d1e
+      version_added: 0.2.0
+    point_in_time_utc_seconds:
+      description: The point in time of a point-in-time restore, epoch seconds (legacy jobs without a snapshot, from C(timestamp)).
+      type: int
+      sample: 1763626500
+      version_added: 0.2.0
     finished_at:
-      description: When a dedicated or serverless job completed.
+      description: When the job completed (dedicated and serverless C(finishedAt), flex C(restoreFinishedDate)).
       type: str
       sample: "2026-11-22T08:15:00Z"
     delivery_url:

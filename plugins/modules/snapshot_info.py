@@ -118,6 +118,13 @@ snapshots:
       description: V(on_demand), V(scheduled) or V(fallback) (dedicated and serverless).
       type: str
       sample: scheduled
+    taken_at:
+      description:
+        - When the snapshot was taken, as Atlas gives it for the cluster type (C(created_at), C(start_time) or C(created.date)).
+        - Null while Atlas is still taking it; such a snapshot lists first.
+      type: str
+      sample: "2026-11-20T06:00:00Z"
+      version_added: 0.2.0
   sample:
     - id: 6741a2b3c4d5e6f7a8b9c0d1
       status: completed

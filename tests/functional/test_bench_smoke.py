@@ -68,9 +68,10 @@ def test_soak_classifies_failures(result, story, verdict):
 
 
 def test_soak_fault_rules_are_accepted_by_the_emulator():
-    rules = [rule for dummy, rule in soak.fault_rules(20261122, 3.0)]
+    rules = [rule for dummy, rule in soak.fault_rules(20261122, 3.0, 2.0)]
     assert len(FaultEngine(seed=1).add(rules)) == len(rules)
-    assert {rule["action"] for rule in rules} == {"status", "drop_before", "drop_after", "delay", "expire_token"}
+    assert {rule["action"] for rule in rules} == {"status", "drop_before", "drop_after", "delay", "expire_token", "late", "truncate",
+                                                  "lag_list", "redirect"}
 
 
 def test_soak_finds_secrets_in_text():

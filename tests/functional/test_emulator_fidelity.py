@@ -168,6 +168,7 @@ def test_whether_finished_automated_jobs_turn_expired_is_configurable(emu, api, 
     job = api.get(JOBS + "/" + job_id).json()
     assert job["expired"] is (expire_after is not None)
     assert job["cancelled"] is False and job["failed"] is False
+    assert job["finishedAt"]  # it finished before it expired
 
 
 # -- flex restore jobs -------------------------------------------------------------------------------------

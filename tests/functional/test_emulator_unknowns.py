@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PROJECT, task
+from harness import PROJECT, task
 
 ORDERS = ["oldest", "newest", "mixed"]
 
@@ -25,15 +25,6 @@ def seed(emulator, jobs=0, cluster_type="dedicated", **job_fields):
     return [s["id"] for s in snapshots]
 
 
-# strict: these record collection rules of the interface's round 2 that the product does not follow yet; when it does,
-# the XPASS fails the run and the mark must go.
-SHORT_PAGE_RULE = pytest.mark.xfail(strict=True, reason="the pager stops at a page shorter than asked although `next` "
-                                                        "and totalCount say more follow (interface, round 2: lists)")
-EXPIRED_RULE = pytest.mark.xfail(strict=True, reason="a finished automated job is reported `expired` instead of `completed` "
-                                                     "(interface, round 2: a successful job is completed whatever expired says)")
-
-
-@SHORT_PAGE_RULE
 @pytest.mark.parametrize("order", ORDERS)
 def test_restore_job_info_sees_every_job_in_any_list_order_and_short_pages(ansible, emulator, order):
     seed(emulator, jobs=250)
@@ -53,7 +44,7 @@ def test_snapshot_info_finds_the_newest_snapshot_in_any_list_order(ansible, emul
     assert run.ok("latest")["snapshot"]["id"] == snapshots[-1]
 
 
-@pytest.mark.parametrize("expire_after", [None, pytest.param(0, marks=EXPIRED_RULE)])
+@pytest.mark.parametrize("expire_after", [None, 0])
 def test_a_finished_automated_restore_stays_completed_whatever_expired_says(ansible, emulator, expire_after):
     seed(emulator, jobs=1, created_at=time.time() - 3600)
     emulator.configure(expire_automated_after_seconds=expire_after)

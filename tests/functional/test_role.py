@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from harness import PROJECT, api_calls
 
@@ -36,7 +37,11 @@ def test_runbook_restores_the_latest_snapshot_waits_reports_and_reruns_idempoten
     result = recorded_result(first)
     assert result["snapshot"]["id"] == snapshots["2026-11-20T12:00:00Z"]
     assert result["restore_job"]["status"] == "completed" and result["reused"] is False
-    assert result["started_at"] and result["finished_at"] and result["duration_seconds"] >= 0
+    # The job's own times: its creation (from its id) and its own end, whatever the run around it did.
+    assert result["started_at"] == result["restore_job"]["created_at"] and result["finished_at"] == result["restore_job"]["finished_at"]
+    assert result["duration_seconds"] == int((datetime.strptime(result["finished_at"], "%Y-%m-%dT%H:%M:%SZ")
+                                              - datetime.strptime(result["started_at"], "%Y-%m-%dT%H:%M:%SZ")).total_seconds())
+    assert result["snapshot_created_at"] == "2026-11-20T12:00:00Z"
     assert first.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]["restore_job"]["id"] \
         == result["restore_job"]["id"]
     summary = first.ok("Summarize the restore")["msg"]
@@ -48,6 +53,9 @@ def test_runbook_restores_the_latest_snapshot_waits_reports_and_reruns_idempoten
     rerun = recorded_result(again)
     assert rerun["reused"] is True and rerun["restore_job"]["id"] == result["restore_job"]["id"]
     assert "re-used" in again.ok("Summarize the restore")["msg"]
+    # A re-run reports the job's times, not "now" minus the job's creation.
+    assert (rerun["started_at"], rerun["finished_at"], rerun["duration_seconds"]) == \
+        (result["started_at"], result["finished_at"], result["duration_seconds"])
     assert again.ok("Start the restore (or re-use the matching job) and wait for it")["changed"] is False
     assert len(api_calls(emulator, "POST")) == 1
 
@@ -60,7 +68,9 @@ def test_check_mode_resolves_the_snapshot_and_starts_nothing(ansible, emulator):
     assert result["snapshot"]["id"] == snapshots["2026-11-20T00:00:00Z"]
     assert result["check_mode"] is True and result["restore_job"] is None and result["started_at"] is None
     assert result["request"]["snapshotId"] == snapshots["2026-11-20T00:00:00Z"]
-    assert "Check mode: would start" in run.ok("Summarize the restore")["msg"]
+    summary = run.ok("Summarize the restore")["msg"]
+    assert "Check mode: would start an automated restore of prod-db snapshot" in summary
+    assert "(taken 2026-11-20T00:00:00Z) into dr-db" in summary
     assert all(entry["method"] == "GET" for entry in api_calls(emulator))
 
 

@@ -120,8 +120,9 @@ def _cloud_job(base, job, now, with_components):
     state, finished, _fraction = job.phase(now)
     download = job.delivery_type == "download"
     expire_after = SETTINGS.get("expire_automated_after_seconds")
-    if state == "completed" and not download and expire_after is not None and now >= finished + expire_after:
-        state = "expired"  # the configurable answer to an unknown: Atlas may mark old finished jobs expired
+    finished_then_expired = state == "completed" and not download and expire_after is not None and now >= finished + expire_after
+    if finished_then_expired:
+        state = "expired"  # the configurable answer to an unknown: Atlas may mark old finished jobs expired (keeping finishedAt)
     path = "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
                                    job.cluster_name)
     out = {"id": job.id, "deliveryType": job.delivery_type, "cancelled": state == "cancelled",
@@ -133,7 +134,7 @@ def _cloud_job(base, job, now, with_components):
                      {"rel": "https://cloud.mongodb.com/cluster", "href": path},
                      {"rel": "https://cloud.mongodb.com/snapshot", "href": "%s/backup/snapshots/%s" % (path, job.snapshot_id)},
                      {"rel": "https://cloud.mongodb.com/group", "href": "%s/groups/%s" % (base, job.project_id)}]}
-    if (state == "completed" and not download) or (state == "cancelled" and download):
+    if (state == "completed" and not download) or (state == "cancelled" and download) or finished_then_expired:
         out["finishedAt"] = iso(finished)  # a ready download has its URL and expiresAt, and no finishedAt
     if job.snapshot_id:
         out["snapshotId"] = job.snapshot_id

@@ -95,4 +95,4 @@ def test_times_out_with_the_last_value_and_a_final_poll_just_before_the_deadline
     outcome = wait_for(fetch, lambda value: False, 30, clock=clock, sleep=clock.sleep)
     assert not outcome.done and outcome.value == "running"
     assert polled_at[-1] == pytest.approx(30.0 - LAST_POLL_LEAD)  # time left for its answer: no request starts after the deadline
-    assert clock.now == pytest.approx(30.0 - LAST_POLL_LEAD)
+    assert clock.now == pytest.approx(30.0) and outcome.elapsed == pytest.approx(30.0)
