@@ -201,6 +201,7 @@ class FleetWait:
         self._order = itertools.count()
         self._warnings: list = []
         self._last_poll = None
+        self._cut_short = False  # some job was still awaited when its last poll was done
         self._watches: dict = {}
 
     def run(self) -> FleetOutcome:
@@ -220,6 +221,7 @@ class FleetWait:
                 break
             key, at = chosen
             if at > last_poll:
+                self._cut_short = True
                 break
             if at > now:
                 self._sleep(at - now)
@@ -230,6 +232,9 @@ class FleetWait:
                 self._poll_job(watch, key, due, deadline)
             else:
                 self._poll_target(watch, key, due, deadline)
+        now = self._clock()
+        if self._cut_short and not self._check_mode and now < deadline:
+            self._sleep(deadline - now)  # as one job's wait: it lasts its whole time; only no request starts after it
         elapsed = round(self._clock() - start, 3)
         return self._outcome(watches, elapsed)
 
@@ -243,6 +248,7 @@ class FleetWait:
     def _queue(self, watch: _Watch, due: float, *, first: bool = False) -> None:
         """Queue the next poll; a poll due after the last poll time is made at that time, and after it nothing is queued."""
         if not first and self._clock() >= self._last_poll:
+            self._cut_short = True
             return  # its last poll is done: it stays as last seen
         due = min(due, self._last_poll) if not first else due
         key = self._key(watch)
@@ -279,6 +285,8 @@ class FleetWait:
             watch.last_error = error
             if self._clock() < self._last_poll:
                 heapq.heappush(self._queues[key], (due, next(self._order), watch))
+            else:
+                self._cut_short = True
             return True
         self._budgets[key].answered()
         if error.transient:

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: restore_job_wait
 short_description: Wait for many MongoDB Atlas restore jobs at once
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Waits for restore jobs of any clusters, backup families and projects in one process, with one access token (or one
     digest session) for all of them, and reports each job on its own.
