@@ -46,7 +46,9 @@ def test_every_delivery_type_restores_waits_and_is_not_repeated(ansible, emulato
     point = int(time.time()) - 600
     for index, (dummy, delivery_type, extra) in enumerate(cases):
         source = f"src{index}"
-        snapshot = seed(emulator, cluster_type, source=source, target=f"dst{index}")
+        # a point in time needs continuous backup on the source (pre-flight checks it, as Atlas does)
+        snapshot = seed(emulator, cluster_type, source=source, target=f"dst{index}",
+                        **({"pit_enabled": True} if delivery_type == "point_in_time" and cluster_type != "flex" else {}))
         args = dict(project_id=PROJECT, cluster_name=source, cluster_type=cluster_type, delivery_type=delivery_type, wait=True,
                     wait_timeout=60)
         if delivery_type != "point_in_time":
@@ -73,7 +75,9 @@ def test_every_delivery_type_restores_waits_and_is_not_repeated(ansible, emulato
 
 def test_check_mode_predicts_without_writing_and_diff_shows_both_sides(ansible, emulator):
     snapshot = seed(emulator)
-    args = dict(project_id=PROJECT, cluster_name="prod-db", snapshot_id=snapshot, target_cluster_name="dr-db", wait=True)
+    # the pre-flight reads in check mode have tests of their own (test_preflight.py)
+    args = dict(project_id=PROJECT, cluster_name="prod-db", snapshot_id=snapshot, target_cluster_name="dr-db", wait=True,
+                preflight=False)
     predicted = ansible.run([task("restore_job", "restore", **args)], check=True, diff=True)
     result = predicted.ok("restore")
     assert result["changed"] and not result["reused"] and result["restore_job"] is None

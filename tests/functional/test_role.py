@@ -13,7 +13,8 @@ SNAPSHOT_TIMES = ["2026-11-19T00:00:00Z", "2026-11-19T12:00:00Z", "2026-11-20T00
 
 
 def seed(emulator, source="prod-db", target="dr-db", cluster_type="dedicated"):
-    emulator.add_cluster(PROJECT, source, cluster_type=cluster_type, job_seconds=3)
+    emulator.add_cluster(PROJECT, source, cluster_type=cluster_type, job_seconds=3,
+                         **({} if cluster_type == "flex" else {"pit_enabled": True}))  # point-in-time restores need it
     emulator.add_cluster(PROJECT, target, cluster_type=cluster_type)
     created = emulator.add_snapshots(PROJECT, source, snapshots=[{"created_at": when, "status": "completed"} for when in SNAPSHOT_TIMES]
                                      + [{"created_at": "2026-11-21T00:00:00Z", "status": "in_progress"}])
@@ -101,3 +102,24 @@ def test_flex_source_through_the_role(ansible, emulator):
     assert run.rc == 0, run.stdout[-4000:]
     result = recorded_result(run)
     assert result["snapshot"]["id"] == snapshots["2026-11-20T12:00:00Z"] and result["restore_job"]["atlas_status"] == "COMPLETED"
+
+
+def test_preflight_safety_snapshot_and_target_readiness_through_the_role(ansible, emulator):
+    seed(emulator)
+    run = runbook(ansible, restore_target_safety_snapshot="yes", restore_preflight_skip="snapshot_age, pit_window")
+    assert run.rc == 0, run.stdout[-4000:]
+    result = recorded_result(run)
+    checks = {row["check"]: row["ok"] for row in result["preflight"]}
+    assert checks["mongodb_version"] is True and checks["snapshot_age"] is None and checks["pit_window"] is None
+    safety = result["safety_snapshot"]
+    assert safety["action"] == "taken" and safety["cluster_name"] == "dr-db"
+    assert result["target_ready_at"] and result["rto_seconds"] >= result["duration_seconds"]
+    summary = run.ok("Summarize the restore")["msg"]
+    assert safety["id"] in summary and "undo" in summary and "ready at" in summary
+    takes = [entry for entry in api_calls(emulator, "POST") if entry["path"].endswith("/backup/snapshots")]
+    assert len(takes) == 1
+
+    emulator.add_cluster(PROJECT, "dr2-db")
+    refused = runbook(ansible, restore_target_cluster_name="dr2-db", restore_max_snapshot_age="60")  # the snapshot is days old
+    assert refused.rc != 0 and "snapshot_age" in refused.output
+    assert len([entry for entry in api_calls(emulator, "POST") if entry["path"].endswith("/restoreJobs")]) == 1
