@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 
 TOKEN_PATH = "/api/oauth/token"
+# Where a token that is no longer needed is handed back (RFC 7009, as Atlas documents it).
+REVOKE_PATH = "/api/oauth/revoke"
 # Renew a token this long before it expires, but never more than a tenth of its life early.
 RENEW_MARGIN_SECONDS = 300.0
 # Used when a token answer gives no expires_in (OAuth makes it optional); Atlas tokens live an hour.
@@ -96,10 +98,11 @@ def token_value(value) -> str:
 
 @dataclass
 class BearerToken:
-    """An access token and the monotonic time after which it is renewed."""
+    """An access token, the monotonic time after which it is renewed, and the one at which it expires."""
 
     value: str = field(repr=False)
     renew_at: float
+    expires_at: float = math.inf
 
     @classmethod
     def from_answer(cls, answer, now: float) -> "BearerToken":
@@ -109,7 +112,11 @@ class BearerToken:
         value = token_value(answer.get("access_token"))
         lifetime = token_lifetime(answer.get("expires_in"))
         margin = min(RENEW_MARGIN_SECONDS, lifetime / 10)
-        return cls(value=value, renew_at=now + lifetime - margin)
+        return cls(value=value, renew_at=now + lifetime - margin, expires_at=now + lifetime)
 
     def fresh(self, now: float) -> bool:
         return now < self.renew_at
+
+    def alive(self, now: float) -> bool:
+        """Whether Atlas still takes it (so revoking it is worth a request)."""
+        return now < self.expires_at

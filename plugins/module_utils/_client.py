@@ -33,7 +33,7 @@ import warnings
 from urllib.parse import urlsplit
 
 from ansible_collections.atlasops.backup.plugins.module_utils._auth import (
-    TOKEN_PATH, ApiKey, BearerToken, ServiceAccount, TokenAnswerError, check_credentials,
+    REVOKE_PATH, TOKEN_PATH, ApiKey, BearerToken, ServiceAccount, TokenAnswerError, check_credentials,
 )
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import Endpoint
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import (
@@ -75,11 +75,15 @@ class AtlasClient:
     sleep, clock and jitter are injectable so that tests run without real pauses. on_secret, when
     given, is called with every secret the client comes to hold (each new bearer token, before it
     is used) so that the caller can mask it in its output.
+
+    Service accounts: token_cache (a TokenCache), when given, shares one token with the other
+    module runs of this user; without it, the tokens the client fetches are its own. A renewal
+    revokes the token it replaced; release() revokes, at the end of a run, what the client holds.
     """
 
     def __init__(self, base_url: str, credentials: ApiKey | ServiceAccount, *, request_timeout: float = 30.0,
                  max_retries: int = 5, validate_certs: bool = True, sleep=time.sleep, clock=time.monotonic,
-                 jitter=random.uniform, on_secret=None):
+                 jitter=random.uniform, on_secret=None, token_cache=None):
         self.base_url = _checked_base_url(base_url)
         check_credentials(credentials)
         if isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) \
@@ -96,6 +100,10 @@ class AtlasClient:
         self._jitter = jitter
         self._on_secret = on_secret or (lambda value: None)
         self._token: BearerToken | None = None
+        self._token_shared = False  # whether _token is the one of the token cache (other runs use it too)
+        self._rejected: str | None = None  # the token Atlas just refused with a 401: never taken back
+        self._token_cache = token_cache if isinstance(credentials, ServiceAccount) else None
+        self.revoke_warnings: list = []  # revocations that failed (the caller reports them as warnings)
         parts = urlsplit(self.base_url)
         self._origin = _origin(self.base_url)
         self._host = parts.netloc
@@ -117,7 +125,7 @@ class AtlasClient:
     # --- operations -------------------------------------------------------------------------
 
     def call(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, body: dict | None = None,
-             deadline: float | None = None, expect=_DEFAULT):
+             deadline: float | None = None, expect=_DEFAULT, max_retries: int | None = None):
         """One operation; returns the decoded JSON answer (None for a 204 or, outside GET, an empty body).
 
         expect: the type the answer must have (dict, list), or None for anything; by default a GET
@@ -137,7 +145,12 @@ class AtlasClient:
                 raise ValueError(f"{endpoint.operation_id}: the request body cannot be sent as JSON") from None
         return self._exchange(endpoint.method, url, endpoint.operation_id, headers=headers, query=query, data=payload,
                               replay_safe=endpoint.method != "POST", deadline=deadline, expect=expect, role=endpoint.role,
-                              cluster_type=endpoint.cluster_type)
+                              cluster_type=endpoint.cluster_type, max_retries=max_retries)
+
+    def without_retries(self) -> "_NoRetries":
+        """This client, but each call tried once: a caller with its own schedule (the fleet wait) retries, so that a
+        pause for one request (a 429, a 5xx) does not stop its other requests. Token calls keep their retries."""
+        return _NoRetries(self)
 
     def items(self, endpoint: Endpoint, params: dict, *, query: dict | None = None, deadline: float | None = None):
         """Every item (a dict) of a list operation, page after page, duplicates (same id) left out.
@@ -190,7 +203,8 @@ class AtlasClient:
     # --- transport --------------------------------------------------------------------------
 
     def _exchange(self, method: str, url: str, operation: str, *, headers: dict, query=None, data=None, replay_safe: bool, deadline: float | None, expect=None, role: str | None = None,
-                  cluster_type: str | None = None, token_call: bool = False):
+                  cluster_type: str | None = None, token_call: bool = False, max_retries: int | None = None):
+        max_retries = self.max_retries if max_retries is None else max_retries
         attempts = 0
         retries = 0
         renewals = 0  # 401s answered by a fresh token or digest nonce since the last other answer
@@ -215,7 +229,7 @@ class AtlasClient:
                     renewals = 0
                 error = self._status_error(status, response_headers, content, operation, replay_safe, attempts, deadline,
                                            role, cluster_type)
-            if not error.transient or error.ambiguous or retries >= self.max_retries:
+            if not error.transient or error.ambiguous or retries >= max_retries:
                 raise error
             pause = self._pause(retries, error.retry_after)
             if deadline is not None and self._clock() + pause >= deadline:
@@ -309,6 +323,8 @@ class AtlasClient:
         if isinstance(self.credentials, ServiceAccount):
             if renewals >= 2:
                 return False
+            if self._token is not None:
+                self._rejected = self._token.value
             self._token = None
             return True
         return renewals < 3 and self._auth.take_challenge(headers.get("WWW-Authenticate", ""))
@@ -353,20 +369,107 @@ class AtlasClient:
 
     def _bearer(self, deadline: float | None) -> str:
         now = self._clock()
-        if self._token is None or not self._token.fresh(now):
-            answer = self._exchange(
-                "POST", self.base_url + TOKEN_PATH, "oauth_token", headers={"Accept": "application/json"},
-                data={"grant_type": "client_credentials"}, replay_safe=True, deadline=deadline, expect=None,
-                token_call=True,
-            )
-            try:
-                token = BearerToken.from_answer(answer, now)
-            except TokenAnswerError as error:
-                raise AtlasError(f"oauth_token: Atlas answered with a token that cannot be used: {error}",
-                                 operation="oauth_token") from None
-            self._on_secret(token.value)  # masked before it is ever sent
-            self._token = token
+        if self._token is not None and self._token.fresh(now):
+            return self._token.value
+        replaced, replaced_shared, rejected = self._token, self._token_shared, self._rejected
+        self._rejected = None
+        avoid = {value for value in (rejected, replaced.value if replaced else None) if value}
+        if self._token_cache is not None:
+            token, shared, displaced = self._token_cache.obtain(lambda: self._fetch_token(deadline), now=now, avoid=avoid,
+                                                                lock_wait=self._lock_wait(deadline))
+        else:
+            token, shared, displaced = self._fetch_token(deadline), False, None
+        self._on_secret(token.value)  # masked before it is ever sent
+        self._token, self._token_shared = token, shared
+        # A renewal revokes what it replaced: this run's own token, or the shared one it displaced in the cache
+        # (a shared token another run renewed first is that run's to revoke).
+        old_tokens = [displaced] + ([replaced] if replaced is not None and not replaced_shared else [])
+        revoked = set()
+        for old in old_tokens:
+            if old is not None and old.value not in revoked and old.value != token.value and old.value != rejected \
+                    and old.alive(self._clock()):
+                revoked.add(old.value)
+                self._on_secret(old.value)
+                self._revoke(old.value)
         return self._token.value
+
+    def _fetch_token(self, deadline: float | None) -> BearerToken:
+        now = self._clock()
+        answer = self._exchange(
+            "POST", self.base_url + TOKEN_PATH, "oauth_token", headers={"Accept": "application/json"},
+            data={"grant_type": "client_credentials"}, replay_safe=True, deadline=deadline, expect=None,
+            token_call=True,
+        )
+        try:
+            token = BearerToken.from_answer(answer, now)
+        except TokenAnswerError as error:
+            raise AtlasError(f"oauth_token: Atlas answered with a token that cannot be used: {error}",
+                             operation="oauth_token") from None
+        self._on_secret(token.value)
+        return token
+
+    def _lock_wait(self, deadline: float | None) -> float:
+        """How long to wait for another run that is fetching the shared token: its whole token call with retries."""
+        wait = self.request_timeout * (self.max_retries + 1) + BACKOFF_CEILING
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - self._clock()))
+        return wait
+
+    # --- giving tokens back -----------------------------------------------------------------
+
+    def release(self, *, shared: bool = False) -> list:
+        """Revoke what this client holds at the end of a run: its own token, and with shared also the token it
+        shares with other runs through the cache (which is then forgotten). Returns the warnings of failed revokes."""
+        tokens = []
+        if self._token is not None and (shared or not self._token_shared):
+            tokens.append(self._token.value)
+        if shared and self._token_cache is not None:
+            cached = self._token_cache.take(now=self._clock())
+            if cached is not None and cached.value not in tokens:
+                self._on_secret(cached.value)
+                tokens.append(cached.value)
+        self._token, self._token_shared = None, False
+        start = len(self.revoke_warnings)
+        for value in tokens:
+            self._revoke(value)
+        return self.revoke_warnings[start:]
+
+    def _revoke(self, value: str) -> bool:
+        """POST the token to the revocation endpoint, once, within one request_timeout; a failure is a warning."""
+        if not isinstance(self.credentials, ServiceAccount):
+            return False
+        problem = None
+        try:
+            # The session's pool gives this its own connection, also in a signal handler during another request.
+            status, dummy, dummy = self._send("POST", self.base_url + REVOKE_PATH, self.request_timeout,
+                                              headers={"Accept": "application/json"}, query=None,
+                                              data={"token": value, "token_type_hint": "access_token"}, auth=self._token_auth)
+            if not 200 <= status < 300:
+                problem = f"Atlas answered HTTP {status}"
+        except _Failure as failure:
+            problem = {"timeout": f"no answer within {self.request_timeout:g} s"}.get(failure.kind, "the connection failed")
+        if problem:
+            self.revoke_warnings.append(f"an access token of the service account could not be revoked ({problem}); Atlas "
+                                        "ends it when it expires, within the hour")
+            return False
+        return True
+
+
+class _NoRetries:
+    """An AtlasClient whose calls are tried once (see AtlasClient.without_retries)."""
+
+    def __init__(self, client: AtlasClient):
+        self._client = client
+
+    def call(self, endpoint: Endpoint, params: dict, **kwargs):
+        kwargs.setdefault("max_retries", 0)
+        return self._client.call(endpoint, params, **kwargs)
+
+    def items(self, endpoint: Endpoint, params: dict, **kwargs):
+        return self._client.items(endpoint, params, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
 
 
 # --- auth that never leaves base_url's host --------------------------------------------------------

@@ -8,6 +8,7 @@ PRIVATE to this collection: may change at any time.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Callable, NoReturn
 
@@ -18,6 +19,7 @@ from ansible_collections.atlasops.backup.plugins.module_utils._backup import Clu
 from ansible_collections.atlasops.backup.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, AtlasClient
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import CLUSTER_TYPES
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
+from ansible_collections.atlasops.backup.plugins.module_utils._token_cache import shared_token_cache
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_cluster_name, check_hex24
 from ansible_collections.atlasops.backup.plugins.module_utils._target import target_is_ready, target_state
 from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc
@@ -77,6 +79,10 @@ class AtlasModule:
         self.started = self._clock()
         self.params = self._module.params
         self.result: dict = {"changed": False}
+        # At the end of the run, also revoke the token shared with this controller's other runs (the fleet wait does).
+        self.revoke_shared_token = False
+        self._clients: list = []
+        self._saved_handlers: dict = {}
         if self.params.get("cluster_type") == "serverless":
             self.warn("Atlas deprecated serverless instances and their backup endpoints: "
                       "migrate the cluster to flex and use cluster_type: flex")
@@ -89,6 +95,7 @@ class AtlasModule:
         self._module.warn(message)
 
     def fail(self, msg: str, **extra) -> NoReturn:
+        self._release()
         self._module.fail_json(msg=msg, **dict(self.result, **extra))
         raise AssertionError("fail_json returned")  # it exits; this line only tells type checkers so
 
@@ -104,6 +111,7 @@ class AtlasModule:
             self.fail(str(error), error=error.as_dict())
         except ValueError as error:  # InvalidInputError among them: found before any request
             self.fail(str(error))
+        self._release()
         self._module.exit_json(**self.result)
         raise AssertionError("exit_json returned")
 
@@ -126,11 +134,21 @@ class AtlasModule:
     def client(self) -> AtlasClient:
         if not HAS_REQUESTS:
             self.fail(missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        credentials = self._credentials()
+        token_cache = None
+        if isinstance(credentials, ServiceAccount):
+            # One token for all the runs of this user on this controller (Atlas allows 100 per service account).
+            token_cache, problem = shared_token_cache(self.params["base_url"], credentials.client_id, credentials.client_secret)
+            if problem:
+                self.warn(problem)
         client = AtlasClient(
-            self.params["base_url"], self._credentials(), request_timeout=self.params["request_timeout"],
+            self.params["base_url"], credentials, request_timeout=self.params["request_timeout"],
             max_retries=self.params["max_retries"], validate_certs=self.params["validate_certs"],
             on_secret=self._module.no_log_values.add,  # bearer tokens: Ansible masks them wherever they would show
+            token_cache=token_cache,
         )
+        self._clients.append(client)
+        self._watch_signals()
         if not self.params["validate_certs"]:
             self.warn("validate_certs is false: the TLS certificate of base_url is not checked, so anyone on the network path "
                       "can read and change what is sent, credentials included")
@@ -138,6 +156,41 @@ class AtlasModule:
         self._clock = client.clock
         self.started = self._clock()
         return client
+
+    # --- the end of a run: tokens given back ----------------------------------------------------
+
+    def _release(self) -> None:
+        """Revoke the tokens this run holds (and, for the fleet wait, the shared one); once, whatever ends the run."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            try:
+                warnings = client.release(shared=self.revoke_shared_token)
+            except Exception:  # pylint: disable=broad-except  # giving tokens back never changes the run's outcome
+                warnings = ["the access tokens of this run could not be revoked; Atlas ends them when they expire, within the hour"]
+            for warning in warnings:
+                self.warn(warning)
+        for number, handler in self._saved_handlers.items():
+            try:
+                signal.signal(number, handler)
+            except (ValueError, OSError):
+                pass
+        self._saved_handlers = {}
+
+    def _watch_signals(self) -> None:
+        """An interrupted run (SIGTERM, SIGINT) still revokes what it holds, shared token included: the run that
+        would have revoked it may never come."""
+        if self._saved_handlers:
+            return
+        for number in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._saved_handlers[number] = signal.signal(number, self._interrupted)
+            except (ValueError, OSError):  # not the main thread: nothing to do
+                pass
+
+    def _interrupted(self, number, frame) -> None:  # pylint: disable=unused-argument
+        self.revoke_shared_token = True
+        name = signal.Signals(number).name
+        self.fail(f"interrupted by {name}; the access tokens this run held were revoked")
 
     def backup(self, client: AtlasClient | None = None) -> ClusterBackup:
         """The backup service of the cluster that the identity options name."""

@@ -19,3 +19,12 @@ def no_atlas_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     ansible_warnings._global_warnings.clear()
     return monkeypatch
+
+
+@pytest.fixture(autouse=True)
+def private_token_cache(tmp_path_factory, monkeypatch):
+    """Module runs of the tests share tokens in a directory of the test session, never in the user's own cache."""
+    directory = tmp_path_factory.mktemp("tokens")
+    directory.chmod(0o700)
+    monkeypatch.setenv("ATLASOPS_BACKUP_TOKEN_CACHE", str(directory))
+    return directory
