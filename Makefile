@@ -343,10 +343,12 @@ emulator: venv collection ## the Atlas emulator on 127.0.0.1:8710 with demo data
 
 # Measurements, never part of `make test`: they take as long as the restores they time.
 BENCH_ARGS ?=
+BENCH_FLEET_ARGS ?=
 SOAK_ARGS ?=
 
-bench: venv collection ## benchmarks against the emulator: requests per operation, wall time vs a uri playbook, wait latency, memory
+bench: venv collection ## benchmarks against the emulator: requests per operation, wall time vs a uri playbook, wait latency, memory, fleets
 	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/bench.py $(BENCH_ARGS)
+	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/bench_fleet.py $(BENCH_FLEET_ARGS)
 
 soak: venv collection ## fault-injection soak: 200 create-and-wait runs through random faults (about 15 minutes)
 	$(call run_env,$(VENV)) $(ABS_VENV)/bin/python tools/soak.py $(SOAK_ARGS)
