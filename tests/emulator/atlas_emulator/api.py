@@ -1,4 +1,4 @@
-"""The Admin API v2 operations, table-driven: one implementation per family (dedicated, serverless, flex, legacy)."""
+"""The Admin API v2 operations, table-driven: one implementation per cluster type (dedicated, serverless, flex, legacy)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ MIN_EPOCH = 1199145600
 _FLEX_TARGET = re.compile(r"^[\w\-.(),:&@+']{1,64}$")
 
 
-class Family:
-    """What tells one backup family's endpoints apart."""
+class ClusterTypeApi:
+    """What tells the endpoints of one cluster type apart."""
 
     def __init__(self, name, segment, word, media_type, render_job, render_snapshot, jobs="backup/restoreJobs",
                  snapshots="backup/snapshots", job_param="restoreJobId"):
@@ -33,17 +33,17 @@ class Family:
         )
 
 
-FAMILIES = {
-    "dedicated": Family("dedicated", "clusters/{clusterName}", "ClusterBackup", V20230101, views.dedicated_job,
+CLUSTER_TYPE_APIS = {
+    "dedicated": ClusterTypeApi("dedicated", "clusters/{clusterName}", "ClusterBackup", V20230101, views.dedicated_job,
                         views.dedicated_snapshot),
-    "serverless": Family("serverless", "serverless/{clusterName}", "ServerlessBackup", V20230101, views.serverless_job,
+    "serverless": ClusterTypeApi("serverless", "serverless/{clusterName}", "ServerlessBackup", V20230101, views.serverless_job,
                          views.serverless_snapshot),
-    "flex": Family("flex", "flexClusters/{name}", "FlexClusterBackup", V20241113, views.flex_job, views.flex_snapshot),
-    "legacy": Family("legacy", "clusters/{clusterName}", "Cluster", V20230101, views.legacy_job, views.legacy_snapshot,
+    "flex": ClusterTypeApi("flex", "flexClusters/{name}", "FlexClusterBackup", V20241113, views.flex_job, views.flex_snapshot),
+    "legacy": ClusterTypeApi("legacy", "clusters/{clusterName}", "Cluster", V20230101, views.legacy_job, views.legacy_snapshot,
                      jobs="restoreJobs", snapshots="snapshots", job_param="jobId"),
 }
 _CLUSTER = "/groups/{groupId}/clusters/{clusterName}"
-# (method, template, operationId, handler, family, media types) beyond the five of every family
+# (method, template, operationId, handler, cluster type, media types) beyond the five of every cluster type
 EXTRA_ROUTES = (
     ("DELETE", _CLUSTER + "/backup/restoreJobs/{restoreJobId}", "cancelGroupClusterBackupRestoreJob", "cancel_job", "dedicated"),
     ("GET", _CLUSTER + "/backup/snapshots/shardedClusters", "listGroupClusterBackupSnapshotShardedClusters", "list_sharded",
@@ -60,11 +60,11 @@ EXTRA_ROUTES = (
 
 
 class Route:
-    __slots__ = ("method", "operation_id", "handler", "family", "media_types", "segments", "literals")
+    __slots__ = ("method", "operation_id", "handler", "cluster_type", "media_types", "segments", "literals")
 
-    def __init__(self, method, template, operation_id, handler, family, media_types=None):
-        self.method, self.operation_id, self.handler, self.family = method, operation_id, handler, family
-        self.media_types = media_types or (FAMILIES[family if family != "any" else "dedicated"].media_type,)
+    def __init__(self, method, template, operation_id, handler, cluster_type, media_types=None):
+        self.method, self.operation_id, self.handler, self.cluster_type = method, operation_id, handler, cluster_type
+        self.media_types = media_types or (CLUSTER_TYPE_APIS[cluster_type if cluster_type != "any" else "dedicated"].media_type,)
         self.segments = template.strip("/").split("/")
         self.literals = sum(1 for s in self.segments if not s.startswith("{"))
 
@@ -80,7 +80,7 @@ class Route:
         return params
 
 
-_ROUTES = sorted([Route(m, t, o, h, f.name) for f in FAMILIES.values() for m, t, o, h in f.routes] +
+_ROUTES = sorted([Route(m, t, o, h, f.name) for f in CLUSTER_TYPE_APIS.values() for m, t, o, h in f.routes] +
                  [Route(*r) for r in EXTRA_ROUTES], key=lambda r: -r.literals)
 
 
@@ -179,8 +179,8 @@ class AtlasApi:
 
     def call(self, route, ctx):
         with self.state.lock:
-            family = FAMILIES.get(route.family)
-            return getattr(self, "op_" + route.handler)(ctx, family, self._cluster(ctx, route.family)
+            cluster_api = CLUSTER_TYPE_APIS.get(route.cluster_type)
+            return getattr(self, "op_" + route.handler)(ctx, cluster_api, self._cluster(ctx, route.cluster_type)
                                                         if "clusterName" in ctx.params or "name" in ctx.params else None)
 
     # -- look-ups --------------------------------------------------------------------------------
@@ -191,35 +191,35 @@ class AtlasApi:
             raise _nf("RESOURCE_NOT_FOUND", "No project with ID %s exists." % group_id)
         return project
 
-    def _cluster(self, ctx, family):
-        """The cluster of the path, refused with Atlas's error when it belongs to another family's endpoints."""
+    def _cluster(self, ctx, cluster_type):
+        """The cluster of the path, refused with Atlas's error when it belongs to another cluster type's endpoints."""
         group_id = ctx.params["groupId"]
         name = ctx.params.get("clusterName") or ctx.params.get("name")
         cluster = self._project(group_id).clusters.get(name)
         kind = cluster.type if cluster is not None else None
-        if family == "serverless":
+        if cluster_type == "serverless":
             if kind != "serverless":
                 raise _nf("SERVERLESS_INSTANCE_NOT_FOUND", "No serverless instance with name %s exists in group %s." % (name, group_id))
             return cluster
-        if kind is None or (kind == "serverless" and family != "flex"):
+        if kind is None or (kind == "serverless" and cluster_type != "flex"):
             raise _nf("CLUSTER_NOT_FOUND", "No cluster named %s exists in group %s." % (name, group_id))
         problem = None
-        if family == "flex" and kind != "flex":
+        if cluster_type == "flex" and kind != "flex":
             problem = "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API", "Cluster %s is not a flex cluster; use the cluster API."
-        elif family != "flex" and kind == "flex":
+        elif cluster_type != "flex" and kind == "flex":
             problem = "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API", "Cluster %s is a flex cluster; use the flex cluster API."
-        elif family == "dedicated" and kind == "legacy":
+        elif cluster_type == "dedicated" and kind == "legacy":
             problem = "CLUSTER_USES_LEGACY_BACKUP", "Cluster %s uses legacy backup; use the legacy backup endpoints."
-        elif family == "legacy" and kind == "dedicated":
+        elif cluster_type == "legacy" and kind == "dedicated":
             problem = "CLUSTER_USES_CLOUD_BACKUP", "Cluster %s uses Cloud Backup; use the cloud backup endpoints."
         if problem is not None:
             raise ApiError(400, problem[0], problem[1] % name, parameters=[name])
         return cluster
 
-    def _job(self, ctx, family, cluster):
-        job_id = ctx.params[family.job_param]
+    def _job(self, ctx, cluster_api, cluster):
+        job_id = ctx.params[cluster_api.job_param]
         job = self.state.jobs.get(job_id)
-        if job is None or job.project_id != cluster.project_id or job.cluster_name != cluster.name or job.family != cluster.type:
+        if job is None or job.project_id != cluster.project_id or job.cluster_name != cluster.name or job.cluster_type != cluster.type:
             raise _nf("RESOURCE_NOT_FOUND", "No restore job with ID %s exists for cluster %s." % (job_id, cluster.name))
         return job
 
@@ -279,20 +279,20 @@ class AtlasApi:
             return sorted(items, key=lambda item: hashlib.md5(item.id.encode()).hexdigest())  # nosec B324
         return items
 
-    def op_list_jobs(self, ctx, family, cluster):
+    def op_list_jobs(self, ctx, cluster_api, cluster):
         jobs = cluster.jobs if not ctx.lag else [j for j in cluster.jobs if j.created <= ctx.now - ctx.lag]
-        batch = ctx.query.get("batchId") if family.name == "legacy" else None
+        batch = ctx.query.get("batchId") if cluster_api.name == "legacy" else None
         if batch is not None:
             if not HEX24.match(batch):
                 raise _query_error("Invalid batchId %r." % batch, "batchId")
             jobs = [j for j in jobs if j.batch_id == batch]
-        return 200, self._paginate(ctx, self._ordered(jobs, family.name), lambda j: family.render_job(ctx.base, j, ctx.now))
+        return 200, self._paginate(ctx, self._ordered(jobs, cluster_api.name), lambda j: cluster_api.render_job(ctx.base, j, ctx.now))
 
-    def op_get_job(self, ctx, family, cluster):
-        return 200, family.render_job(ctx.base, self._job(ctx, family, cluster), ctx.now)
+    def op_get_job(self, ctx, cluster_api, cluster):
+        return 200, cluster_api.render_job(ctx.base, self._job(ctx, cluster_api, cluster), ctx.now)
 
-    def op_cancel_job(self, ctx, family, cluster):
-        job = self._job(ctx, family, cluster)
+    def op_cancel_job(self, ctx, cluster_api, cluster):
+        job = self._job(ctx, cluster_api, cluster)
         if job.sharded:
             raise ApiError(405, "ATLAS_BACKUP_CANCEL_SHARD_RESTORE_JOB_NOT_ALLOWED",
                            "Cannot cancel restore job %s of sharded cluster %s." % (job.id, cluster.name), parameters=[job.id])
@@ -302,9 +302,9 @@ class AtlasApi:
         job.force("cancelled", ctx.now)
         return 204, None
 
-    def op_list_snapshots(self, ctx, family, cluster):
+    def op_list_snapshots(self, ctx, cluster_api, cluster):
         snaps = cluster.snapshots
-        if family.name == "dedicated":  # the snapshot closest before a point in time
+        if cluster_api.name == "dedicated":  # the snapshot closest before a point in time
             pit = _int_query(ctx.query, "pointInTimeUtcSeconds", None)
             oplog_ts = _int_query(ctx.query, "oplogTs", None)
             if pit is not None and (oplog_ts is not None or _int_query(ctx.query, "oplogInc", None) is not None):
@@ -312,21 +312,21 @@ class AtlasApi:
             when = pit if pit is not None else oplog_ts
             if when is not None:
                 snaps = [s for s in snaps if s.status == "completed" and s.created <= when][-1:]
-        elif family.name == "legacy":
+        elif cluster_api.name == "legacy":
             completed = (ctx.query.get("completed") or "true").lower()
             if completed not in ("all", "true", "false"):
                 raise _query_error("completed must be all, true or false.", "completed")
             snaps = [s for s in snaps if s.status != "failed" and completed in ("all", str(s.status == "completed").lower())]
-        return 200, self._paginate(ctx, self._ordered(snaps, "snapshots"), lambda s: family.render_snapshot(ctx.base, cluster, s))
+        return 200, self._paginate(ctx, self._ordered(snaps, "snapshots"), lambda s: cluster_api.render_snapshot(ctx.base, cluster, s))
 
-    def op_get_snapshot(self, ctx, family, cluster):
-        return 200, family.render_snapshot(ctx.base, cluster, self._snapshot(cluster, ctx.params["snapshotId"]))
+    def op_get_snapshot(self, ctx, cluster_api, cluster):
+        return 200, cluster_api.render_snapshot(ctx.base, cluster, self._snapshot(cluster, ctx.params["snapshotId"]))
 
-    def op_list_sharded(self, ctx, _family, cluster):
+    def op_list_sharded(self, ctx, _cluster_api, cluster):
         snaps = cluster.snapshots if cluster.sharded else []
         return 200, self._paginate(ctx, snaps, lambda s: views.sharded_snapshot(ctx.base, cluster, s), paged=False)
 
-    def op_get_sharded(self, ctx, _family, cluster):
+    def op_get_sharded(self, ctx, _cluster_api, cluster):
         snapshot_id = ctx.params["snapshotId"]
         if not cluster.sharded:
             raise _nf("RESOURCE_NOT_FOUND", "No sharded cluster snapshot with ID %s exists for cluster %s." % (snapshot_id, cluster.name))
@@ -334,19 +334,19 @@ class AtlasApi:
 
     # -- clusters, the backup schedule and on-demand snapshots -----------------------------------
 
-    def op_list_clusters(self, ctx, family, _cluster):
-        kinds = ("flex",) if family.name == "flex" else ("dedicated", "legacy")
+    def op_list_clusters(self, ctx, cluster_api, _cluster):
+        kinds = ("flex",) if cluster_api.name == "flex" else ("dedicated", "legacy")
         clusters = [c for c in self._project(ctx.params["groupId"]).clusters.values() if c.type in kinds]
-        render = views.flex_cluster if family.name == "flex" else views.dedicated_cluster
+        render = views.flex_cluster if cluster_api.name == "flex" else views.dedicated_cluster
         return 200, self._paginate(ctx, clusters, lambda c: render(ctx.base, c, ctx.now))
 
-    def op_get_cluster(self, ctx, family, cluster):
-        return 200, (views.flex_cluster if family and family.name == "flex" else views.dedicated_cluster)(ctx.base, cluster, ctx.now)
+    def op_get_cluster(self, ctx, cluster_api, cluster):
+        return 200, (views.flex_cluster if cluster_api and cluster_api.name == "flex" else views.dedicated_cluster)(ctx.base, cluster, ctx.now)
 
-    def op_schedule(self, ctx, _family, cluster):
+    def op_schedule(self, ctx, _cluster_api, cluster):
         return 200, views.backup_schedule(ctx.base, cluster, ctx.now)
 
-    def op_take_snapshot(self, ctx, _family, cluster):
+    def op_take_snapshot(self, ctx, _cluster_api, cluster):
         body = _body(ctx, ("description", "retentionInDays"))
         description = _str(body, "description")
         retention = _int(body, "retentionInDays", 1) or 1
@@ -389,8 +389,8 @@ class AtlasApi:
     _CLOUD_FIELDS = ("deliveryType", "snapshotId", "targetClusterName", "targetGroupId", "pointInTimeUTCSeconds", "oplogTs",
                      "oplogInc")
 
-    def op_create_dedicated(self, ctx, family, cluster):
-        serverless = family.name == "serverless"
+    def op_create_dedicated(self, ctx, cluster_api, cluster):
+        serverless = cluster_api.name == "serverless"
         body = _body(ctx, self._CLOUD_FIELDS)
         delivery = _str(body, "deliveryType", required=True)
         if delivery not in ("automated", "download", "pointInTime"):
@@ -426,20 +426,20 @@ class AtlasApi:
         target = self._target(target_group, target_name) if target_name is not None else None
         job = self._new_job(ctx, cluster, delivery, snap, target, target_group, pit_seconds=pit, oplog_ts=oplog_ts,
                             oplog_inc=oplog_inc, snapshot_id=snapshot_id)
-        return 200, family.render_job(ctx.base, job, ctx.now)
+        return 200, cluster_api.render_job(ctx.base, job, ctx.now)
 
     op_create_serverless = op_create_dedicated
 
-    def op_create_flex(self, ctx, family, cluster):
+    def op_create_flex(self, ctx, cluster_api, cluster):
         body = _body(ctx, ("snapshotId", "targetDeploymentItemName", "targetProjectId"))
         snapshot_id = _str(body, "snapshotId", HEX24, required=True)
         target_name = _str(body, "targetDeploymentItemName", _FLEX_TARGET, required=True)
         target_group = _str(body, "targetProjectId", HEX24) or cluster.project_id
         snap = self._completed_snapshot(cluster, snapshot_id)
         job = self._new_job(ctx, cluster, "automated", snap, self._target(target_group, target_name), target_group)
-        return 200, family.render_job(ctx.base, job, ctx.now)
+        return 200, cluster_api.render_job(ctx.base, job, ctx.now)
 
-    def op_create_legacy(self, ctx, family, cluster):  # noqa: C901 - the legacy body has many forms
+    def op_create_legacy(self, ctx, cluster_api, cluster):  # noqa: C901 - the legacy body has many forms
         body = _body(ctx, ("delivery", "snapshotId", "checkpointId", "oplogTs", "oplogInc", "pointInTimeUTCMillis"))
         delivery = body.get("delivery")
         if not isinstance(delivery, dict):
@@ -509,7 +509,7 @@ class AtlasApi:
                                       oplog_ts_text=oplog_text, oplog_inc=oplog_inc, writes_target=automated,
                                       expiration_hours=_int(delivery, "expirationHours", 1),
                                       max_downloads=_int(delivery, "maxDownloads", 1)))
-        return 200, self._paginate(ctx, jobs, lambda j: family.render_job(ctx.base, j, ctx.now), paged=False)
+        return 200, self._paginate(ctx, jobs, lambda j: cluster_api.render_job(ctx.base, j, ctx.now), paged=False)
 
 
 def _version(text):

@@ -91,7 +91,7 @@ class Emulator:
         return self._call("POST", "clusters", body)
 
     def add_snapshots(self, project_id, cluster_name, snapshots=None, count=None, every_hours=None, newest=None):
-        """Create snapshots; return them as the cluster's family renders them (each has ``id``)."""
+        """Create snapshots; return them as the cluster's type renders them (each has ``id``)."""
         body = dict(project_id=project_id, cluster_name=cluster_name,
                     **_given(snapshots=snapshots, count=count, every_hours=every_hours, newest=newest))
         return self._call("POST", "snapshots", body)["snapshots"]

@@ -8,7 +8,7 @@ import time
 
 from .util import HEX24, CLUSTER_NAME, IDS, new_id, parse_time
 
-FAMILIES = ("dedicated", "serverless", "flex", "legacy")
+CLUSTER_TYPES = ("dedicated", "serverless", "flex", "legacy")
 DEFAULT_ORG = "5f0000000000000000000001"
 OUTCOMES = ("completed", "failed", "expired", "cancelled")
 JOB_STATES = ("running",) + OUTCOMES
@@ -72,15 +72,15 @@ class Snapshot:
 class Job:
     """One restore job; its state is computed from the clock when read."""
 
-    __slots__ = ("id", "family", "project_id", "cluster_name", "cluster_id", "sharded", "created", "duration", "outcome",
+    __slots__ = ("id", "cluster_type", "project_id", "cluster_name", "cluster_id", "sharded", "created", "duration", "outcome",
                  "forced", "forced_at", "delivery_type", "snapshot_id", "snapshot_time", "snapshot_finished",
                  "target_cluster_name", "target_project_id", "pit_seconds", "oplog_ts", "oplog_inc", "pit_millis",
                  "oplog_ts_text", "method_name", "batch_id", "expiration_hours", "max_downloads", "shard_name",
                  "writes_target")
 
-    def __init__(self, family, cluster, delivery_type, created=None, duration=3.0, outcome="completed", job_id=None):
+    def __init__(self, cluster_type, cluster, delivery_type, created=None, duration=3.0, outcome="completed", job_id=None):
         self.id = job_id or new_id(created)
-        self.family = family
+        self.cluster_type = cluster_type
         self.project_id = cluster.project_id
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
@@ -249,8 +249,8 @@ class State:
 
     def add_cluster(self, project_id, name, cluster_type="dedicated", sharded=False, job_seconds=None, job_outcome=None,
                     attributes=None):
-        if cluster_type not in FAMILIES:
-            raise StateError("type must be one of %s" % ", ".join(FAMILIES))
+        if cluster_type not in CLUSTER_TYPES:
+            raise StateError("type must be one of %s" % ", ".join(CLUSTER_TYPES))
         if not isinstance(name, str) or not CLUSTER_NAME.match(name):
             raise StateError("invalid cluster name %r" % (name,))
         if job_outcome is not None and job_outcome not in OUTCOMES:
@@ -391,8 +391,8 @@ class State:
             raise StateError("count must be 1..1000000")
         with self.lock:
             cluster = self.cluster(project_id, cluster_name)
-            family = cluster.type
-            if family == "flex" and delivery_type != "automated":
+            cluster_type = cluster.type
+            if cluster_type == "flex" and delivery_type != "automated":
                 raise StateError("flex restore jobs are automated restores only")
             snapshot = None
             if snapshot_id is not None:
@@ -410,16 +410,16 @@ class State:
             if state == "running" and (job_seconds is not None or cluster.job_seconds is not None):
                 auto = True
             outcome = cluster.job_outcome or "completed"
-            if delivery_type == "download" and family in ("dedicated", "legacy"):
+            if delivery_type == "download" and cluster_type in ("dedicated", "legacy"):
                 target_cluster_name = None
                 target_project_id = None
             else:
                 target_cluster_name = target_cluster_name or cluster.name
                 target_project_id = target_project_id or project_id
             ids = IDS.many(count, created)
-            batch = new_id(created) if family == "legacy" else None
+            batch = new_id(created) if cluster_type == "legacy" else None
             for job_id in ids:
-                job = Job(family, cluster, delivery_type, created=created, duration=duration, outcome=outcome, job_id=job_id)
+                job = Job(cluster_type, cluster, delivery_type, created=created, duration=duration, outcome=outcome, job_id=job_id)
                 job.snapshot_id = snapshot_id if delivery_type != "pointInTime" else None
                 job.snapshot_time = snapshot.created if snapshot is not None else (created - 3600.0)
                 job.snapshot_finished = snapshot.finished if snapshot is not None else job.snapshot_time + 300.0
@@ -432,7 +432,7 @@ class State:
                     else:
                         job.pit_seconds = int(point_in_time_utc_seconds or (created - 3600))
                         job.pit_millis = job.pit_seconds * 1000
-                if family == "legacy":
+                if cluster_type == "legacy":
                     job.method_name = "HTTP" if delivery_type == "download" else "AUTOMATED_RESTORE"
                     job.batch_id = batch
                 if not auto:

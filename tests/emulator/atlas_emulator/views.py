@@ -22,7 +22,7 @@ def self_link(href):
 
 
 def cluster_base(base, cluster):
-    """The API prefix of one cluster for its family."""
+    """The API prefix of one cluster for its cluster type."""
     segment = {"flex": "flexClusters", "serverless": "serverless"}.get(cluster.type, "clusters")
     return "%s/groups/%s/%s/%s" % (base, cluster.project_id, segment, cluster.name)
 
@@ -104,8 +104,8 @@ def legacy_snapshot(base, cluster, snap):
 
 
 def render_snapshot(base, cluster, snap):
-    from .api import FAMILIES  # pylint: disable=import-outside-toplevel,cyclic-import
-    return FAMILIES[cluster.type].render_snapshot(base, cluster, snap)
+    from .api import CLUSTER_TYPE_APIS  # pylint: disable=import-outside-toplevel,cyclic-import
+    return CLUSTER_TYPE_APIS[cluster.type].render_snapshot(base, cluster, snap)
 
 
 # -- restore jobs ------------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def _cloud_job(base, job, now, with_components):
     finished_then_expired = state == "completed" and not download and expire_after is not None and now >= finished + expire_after
     if finished_then_expired:
         state = "expired"  # the configurable answer to an unknown: Atlas may mark old finished jobs expired (keeping finishedAt)
-    path = "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.family == "serverless" else "clusters",
+    path = "%s/groups/%s/%s/%s" % (base, job.project_id, "serverless" if job.cluster_type == "serverless" else "clusters",
                                    job.cluster_name)
     out = {"id": job.id, "deliveryType": job.delivery_type, "cancelled": state == "cancelled",
            "failed": state == "failed" or (download and state == "cancelled"),  # a cancelled download is failed too
@@ -217,8 +217,8 @@ def legacy_job(base, job, now):
 
 
 def render_job(base, job, now=None):
-    from .api import FAMILIES  # pylint: disable=import-outside-toplevel,cyclic-import
-    return FAMILIES[job.family].render_job(base, job, time.time() if now is None else now)
+    from .api import CLUSTER_TYPE_APIS  # pylint: disable=import-outside-toplevel,cyclic-import
+    return CLUSTER_TYPE_APIS[job.cluster_type].render_job(base, job, time.time() if now is None else now)
 
 
 # -- clusters and the backup schedule ----------------------------------------------------------------------
