@@ -14,20 +14,10 @@ from ansible_collections.atlasops.backup.plugins.module_utils._client import Atl
 from ansible_collections.atlasops.backup.plugins.modules import restore_job
 from ansible_collections.atlasops.backup.tests.unit.plugins.module_utils.fake_atlas import Scripted, mount
 from ansible_collections.atlasops.backup.tests.unit.plugins.modules.module_runner import run_module
+from ansible_collections.atlasops.backup.tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 PROJECT, SNAPSHOT, JOB = "5f1a2b3c4d5e6f7a8b9c0d1e", "6741a2b3c4d5e6f7a8b9c0aa", "6741a2b3c4d5e6f7a8b9c0dd"
 CREDENTIALS = dict(public_key="pub", private_key="private-key-never-shown")
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += max(0.0, seconds)
 
 
 class FakeAtlas:
@@ -76,7 +66,7 @@ class FakeAtlas:
 @pytest.fixture
 def atlas(no_atlas_env):
     """restore_job on a real AtlasClient whose transport is `state["atlas"]` and whose time is `state["clock"]`."""
-    state = {"clock": Clock()}
+    state = {"clock": FakeClock(100.0)}
 
     def build(base_url, credentials, **kwargs):
         clock = state["clock"]

@@ -14,21 +14,10 @@ from ansible_collections.atlasops.backup.plugins.module_utils._errors import Atl
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import LostCreate, Restorer
 from ansible_collections.atlasops.backup.plugins.module_utils._restore_request import RestoreRequest
 from ansible_collections.atlasops.backup.plugins.module_utils._views import job_view
+from ansible_collections.atlasops.backup.tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 PROJECT, SNAPSHOT, OTHER_SNAPSHOT = "5f1a2b3c4d5e6f7a8b9c0d1e", "6741a2b3c4d5e6f7a8b9c0aa", "6741a2b3c4d5e6f7a8b9c0bb"
 REQUEST_TIMEOUT = 7
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        assert seconds >= 0
-        self.now += seconds
 
 
 def raw_job(number: int, snapshot: str = SNAPSHOT, target: str = "dr", **fields) -> dict:
@@ -104,7 +93,7 @@ CONFLICT = AtlasError("conflict", status=409, error_code="CLUSTER_RESTORE_IN_PRO
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock(1000.0)
 
 
 def test_a_matching_job_is_reused_without_a_post(clock):

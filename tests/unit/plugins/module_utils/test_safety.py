@@ -14,20 +14,9 @@ from ansible_collections.atlasops.backup.plugins.module_utils._safety import (
 )
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError
 from ansible_collections.atlasops.backup.plugins.module_utils._views import snapshot_view
+from ansible_collections.atlasops.backup.tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 PROJECT, SNAPSHOT = "5f1a2b3c4d5e6f7a8b9c0d1e", "6741a2b3c4d5e6f7a8b9c0aa"
-
-
-class Clock:
-    def __init__(self):
-        self.now = 5000.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        assert seconds >= 0
-        self.now += seconds
 
 
 class FakeTarget:
@@ -81,7 +70,7 @@ def safety(target, clock, check_mode=False, **changes):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock(5000.0)
 
 
 def test_the_description_names_source_snapshot_or_point_in_time_and_target():

@@ -7,18 +7,7 @@ import pytest
 
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._waiter import LAST_POLL_LEAD, interval_after, wait_for
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        assert seconds >= 0
-        self.now += seconds
+from ansible_collections.atlasops.backup.tests.unit.plugins.module_utils.fake_clock import FakeClock
 
 
 @pytest.mark.parametrize("age, interval", [(0, 2.0), (19, 2.0), (30, 3.0), (300, 30.0), (600, 60.0), (36000, 60.0)])
@@ -28,7 +17,7 @@ def test_the_interval_is_a_tenth_of_the_job_age_between_2_and_60_seconds(age, in
 
 def test_a_job_is_noticed_within_a_tenth_of_its_run_time():
     for duration in (10, 60, 300, 3600):
-        clock = Clock()
+        clock = FakeClock(0.0)
         outcome = wait_for(lambda deadline, clock=clock, duration=duration: clock.now >= duration, bool, 7200, clock=clock,
                            sleep=clock.sleep, initial=False)
         assert outcome.done
@@ -36,7 +25,7 @@ def test_a_job_is_noticed_within_a_tenth_of_its_run_time():
 
 
 def test_an_old_job_is_polled_at_the_interval_of_its_age():
-    clock = Clock()
+    clock = FakeClock(0.0)
     polled_at = []
 
     def fetch(deadline):
@@ -48,7 +37,7 @@ def test_an_old_job_is_polled_at_the_interval_of_its_age():
 
 
 def test_returns_once_the_predicate_holds():
-    clock = Clock()
+    clock = FakeClock(0.0)
     values = iter(["running", "running", "done"])
     outcome = wait_for(lambda deadline: next(values), lambda value: value == "done", 100, clock=clock, sleep=clock.sleep)
     assert outcome.done and outcome.value == "done" and outcome.polls == 3
@@ -61,7 +50,7 @@ def test_a_terminal_initial_value_needs_no_poll():
 
 
 def test_transient_errors_do_not_end_the_wait_and_retry_after_is_honoured():
-    clock = Clock()
+    clock = FakeClock(0.0)
     answers = iter([AtlasError("busy", status=429, transient=True, retry_after=20), "done"])
 
     def fetch(deadline):
@@ -80,11 +69,11 @@ def test_other_errors_end_the_wait():
         raise AtlasError("gone", status=404)
 
     with pytest.raises(AtlasError):
-        wait_for(fetch, lambda value: True, 100, clock=Clock(), sleep=lambda seconds: None)
+        wait_for(fetch, lambda value: True, 100, clock=FakeClock(0.0), sleep=lambda seconds: None)
 
 
 def test_times_out_with_the_last_value_and_a_final_poll_just_before_the_deadline():
-    clock = Clock()
+    clock = FakeClock(0.0)
     polled_at = []
 
     def fetch(deadline):
