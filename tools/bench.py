@@ -124,6 +124,12 @@ def request_kind(entry: dict) -> str:
         return "snapshot list"
     if method == "GET" and "/snapshots/" in path:
         return "snapshot get"
+    if method == "POST" and path.endswith("/backup/snapshots"):
+        return "snapshot take"
+    if method == "GET" and path.endswith("/backup/schedule"):
+        return "schedule get"
+    if method == "GET" and re.search(r"/(clusters|flexClusters)/[^/]+$", path):
+        return "cluster get"
     return f"{method} other"
 
 
@@ -151,7 +157,7 @@ class Tally:
         return tally
 
     def breakdown(self) -> str:
-        order = ["snapshot list", "job list", "create", "job get"]
+        order = ["snapshot list", "job list", "cluster get", "schedule get", "snapshot take", "create", "job get"]
         keys = [key for key in order if key in self.kinds] + sorted(key for key in self.kinds if key not in order)
         return ", ".join(f"{self.kinds[key]} {key}" for key in keys)
 
@@ -273,6 +279,15 @@ class Bench:
             source, target = f"dr-src-{tag}", f"dr-dst-{tag}"
             self.dr_clusters(source, target, seconds)
             extra = dict(restore_project_id=PROJECT, restore_cluster_name=source, restore_target_cluster_name=target)
+            newest = self.admin.add_snapshots(PROJECT, source, count=1, every_hours=1)[-1]["id"]
+            for label, preflight, minimum in (("restore_job in check mode, pre-flight off (the list only)", False, 1),
+                                              ("restore_job in check mode, pre-flight on (+ source, target, schedule)", True, 4)):
+                task = module_task("restore_job", "predict", project_id=PROJECT, cluster_name=source, snapshot_id=newest,
+                                   target_cluster_name=target, preflight=preflight)
+                run, tally = self.measured(label, [task], credentials=credentials, check=True)
+                rows.append(dict(credentials=short, operation=label, requests=tally.counted, minimum=minimum,
+                                 breakdown=tally.breakdown(), challenges=tally.challenges, tokens=tally.tokens))
+                self.log(f"   {label}: {tally.counted} requests (min {minimum}); {tally.breakdown()}")
             for label, minimum in ((f"DR restore through the role, job {seconds:g} s", 3 + polls),
                                    ("DR restore re-run (job re-used)", 2)):
                 run, tally = self.measured(label, "atlasops.backup.dr_restore", extra_vars=extra, credentials=credentials)

@@ -58,8 +58,8 @@ def fault_rules(seed: int, delay: float, request_timeout: float) -> list[tuple[s
     create = dict(method="POST", path_contains="/restoreJobs")
     late = request_timeout + 10  # after the client gave up, well inside the settle window (request_timeout + 30 s)
     rules = [
-        (f"create: processed {late:g} s later, after the client's timeout", dict(create, action="late", delay_seconds=late,
-                                                                               probability=0.05)),
+        (f"create: processed {late:g} s later, after the client's timeout",
+         dict(create, action="late", delay_seconds=late, probability=0.05)),
         ("create: answer cut off mid-body", dict(create, action="truncate", probability=0.04)),
         ("create: 501 (final)", dict(create, action="status", status=501, probability=0.015)),
         ("job list lagging 5 s behind creates", dict(operation_id="listGroupClusterBackupRestoreJobs", action="lag_list",

@@ -202,8 +202,9 @@ class AtlasClient:
 
     # --- transport --------------------------------------------------------------------------
 
-    def _exchange(self, method: str, url: str, operation: str, *, headers: dict, query=None, data=None, replay_safe: bool, deadline: float | None, expect=None, role: str | None = None,
-                  cluster_type: str | None = None, token_call: bool = False, max_retries: int | None = None):
+    def _exchange(self, method: str, url: str, operation: str, *, headers: dict, query=None, data=None, replay_safe: bool,
+                  deadline: float | None, expect=None, role: str | None = None, cluster_type: str | None = None,
+                  token_call: bool = False, max_retries: int | None = None):
         max_retries = self.max_retries if max_retries is None else max_retries
         attempts = 0
         retries = 0
@@ -273,7 +274,7 @@ class AtlasClient:
             # also http.client and urllib3 errors that escape requests while the body streams
             raise _Failure("timeout" if watch.fired else _failure_kind(exc)) from None
         except Exception as exc:  # pylint: disable=broad-except
-            if watch.fired or type(exc).__module__.split(".")[0] in ("urllib3", "http"):
+            if watch.fired or type(exc).__module__.split(".", maxsplit=1)[0] in ("urllib3", "http"):
                 raise _Failure("timeout" if watch.fired else "closed") from None
             raise
         finally:

@@ -430,8 +430,8 @@ class FleetWait:
         if outcome == "unreadable" and error is None:
             error = str(watch.last_error) if watch.last_error is not None else "not read within wait_timeout"
         elif outcome == "target_not_ready":
-            error = watch.error or (f"the target {watch.target.cluster_name} is not ready (last seen {watch.target_seen or 'never'}): the "
-                     "restore completed, the target did not become IDLE within wait_timeout")
+            error = watch.error or (f"the target {watch.target.cluster_name} is not ready (last seen {watch.target_seen or 'never'}): "
+                                    "the restore completed, the target did not become IDLE within wait_timeout")
         entry.update(project_id=ref.project_id, cluster_name=ref.cluster_name, cluster_type=ref.cluster_type, error=error)
         if self._report_target:
             entry["target_ready_at"] = watch.target_ready_at

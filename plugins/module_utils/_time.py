@@ -7,6 +7,7 @@ PRIVATE to this collection: may change at any time.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import datetime, timezone
@@ -80,7 +81,7 @@ def parse_point_in_time(name: str, value, *, allow_future: bool = False, whole_s
     if isinstance(value, bool) or value is None:
         raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {shown(value)}")
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise InvalidInputError(f"{name} must be ISO 8601 with a timezone offset or epoch seconds, got {shown(value)}")
         if not value.is_integer():
             if whole_seconds:

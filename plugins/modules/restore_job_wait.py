@@ -100,7 +100,6 @@ notes:
 seealso:
   - module: atlasops.backup.restore_job
   - module: atlasops.backup.restore_job_info
-  - role: atlasops.backup.restore
 """
 
 EXAMPLES = r"""

@@ -121,8 +121,8 @@ def test_schedule_answers_are_validated_through_the_copy_policy_cycle(contract):
                 "copySettings": [dict(copy, copyPolicyItems=[item, {"frequencyType": "ondemand"}])]}
     assert answer(contract, "getGroupClusterBackupSchedule", schedule, media_type=V0805) == []
     broken = dict(schedule, copySettings=[dict(copy, copyPolicyItems=[dict(item, retentionValue="two")])])
-    assert any("retentionValue" in message for message in answer(contract, "getGroupClusterBackupSchedule", broken,
-                                                                    media_type=V0805))
+    messages = answer(contract, "getGroupClusterBackupSchedule", broken, media_type=V0805)
+    assert any("retentionValue" in message for message in messages)
 
 
 def snapshot(**changes):

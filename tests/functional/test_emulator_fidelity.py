@@ -231,7 +231,7 @@ def test_the_default_buckets_are_atlas_s(emu, api):
     assert api.get("/groups/%s/clusters/prod-db" % P, version="application/vnd.atlas.2024-08-05+json").headers[
         "RateLimit-Limit"] == "10000"
     assert emu.config()["rate_limits"] == {"Cloud Backups": [1200, 500], "Flex Restore Jobs": [1200, 500],
-                                          "Flex Snapshots": [1200, 500], "Clusters": [10000, 5000]}
+                                           "Flex Snapshots": [1200, 500], "Clusters": [10000, 5000]}
 
 
 def test_an_empty_bucket_answers_429_with_retry_after_per_project_and_endpoint_set(emu, api):

@@ -12,6 +12,7 @@ import pytest
 
 from harness import PROJECT, api_calls, task
 
+
 def iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 

@@ -19,8 +19,8 @@ FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 def seed(emulator, job_seconds=3, job_outcome=None):
     emulator.add_cluster(PROJECT, "prod-db", job_seconds=job_seconds, job_outcome=job_outcome)
     emulator.add_cluster(PROJECT, "dr-db")
-    created = emulator.add_snapshots(PROJECT, "prod-db", snapshots=[{"created_at": when, "status": "completed"}
-                                                                      for when in ("2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z")])
+    times = ("2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z")
+    created = emulator.add_snapshots(PROJECT, "prod-db", snapshots=[{"created_at": when, "status": "completed"} for when in times])
     return [snapshot["id"] for snapshot in created]
 
 

@@ -35,12 +35,12 @@ class ClusterTypeApi:
 
 CLUSTER_TYPE_APIS = {
     "dedicated": ClusterTypeApi("dedicated", "clusters/{clusterName}", "ClusterBackup", V20230101, views.dedicated_job,
-                        views.dedicated_snapshot),
+                                views.dedicated_snapshot),
     "serverless": ClusterTypeApi("serverless", "serverless/{clusterName}", "ServerlessBackup", V20230101, views.serverless_job,
-                         views.serverless_snapshot),
+                                 views.serverless_snapshot),
     "flex": ClusterTypeApi("flex", "flexClusters/{name}", "FlexClusterBackup", V20241113, views.flex_job, views.flex_snapshot),
     "legacy": ClusterTypeApi("legacy", "clusters/{clusterName}", "Cluster", V20230101, views.legacy_job, views.legacy_snapshot,
-                     jobs="restoreJobs", snapshots="snapshots", job_param="jobId"),
+                             jobs="restoreJobs", snapshots="snapshots", job_param="jobId"),
 }
 _CLUSTER = "/groups/{groupId}/clusters/{clusterName}"
 # (method, template, operationId, handler, cluster type, media types) beyond the five of every cluster type

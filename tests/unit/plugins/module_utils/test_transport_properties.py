@@ -111,7 +111,7 @@ def test_a_token_answer_is_a_token_within_bounds_or_a_token_answer_error(answer)
     try:
         token = BearerToken.from_answer(answer, 100.0)
     except TokenAnswerError as error:
-        assert str(error).split(" ")[0] in ("expires_in", "access_token", "the")
+        assert str(error).split(" ", maxsplit=1)[0] in ("expires_in", "access_token", "the")
         return
     assert isinstance(token.value, str) and token.value
     assert 100.0 < token.renew_at <= 100.0 + MAX_LIFETIME_SECONDS
