@@ -17,7 +17,7 @@ description:
   - The polls of one project and endpoint set (Cloud Backups for dedicated, serverless and legacy jobs, flex restore jobs,
     and cluster reads) never exceed O(max_requests_per_minute). A rate limit (HTTP 429) for one project slows that project
     alone; the jobs of other projects go on at their pace.
-  - Built for the role M(atlasops.backup.restore) over an inventory of clusters, where one task waits for the jobs of all
+  - Built for the role C(atlasops.backup.restore) over an inventory of clusters, where one task waits for the jobs of all
     hosts of a batch; usable on its own after M(atlasops.backup.restore_job) runs without O(atlasops.backup.restore_job#module:wait).
 author:
   - Atlasops Team (@atlasops)
