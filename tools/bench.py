@@ -281,7 +281,7 @@ class Bench:
             extra = dict(restore_project_id=PROJECT, restore_cluster_name=source, restore_target_cluster_name=target)
             newest = self.admin.add_snapshots(PROJECT, source, count=1, every_hours=1)[-1]["id"]
             for label, preflight, minimum in (("restore_job in check mode, pre-flight off (the list only)", False, 1),
-                                              ("restore_job in check mode, pre-flight on (+ source, target, schedule)", True, 4)):
+                                              ("restore_job in check mode, pre-flight on (+ source and target clusters, the snapshot)", True, 4)):
                 task = module_task("restore_job", "predict", project_id=PROJECT, cluster_name=source, snapshot_id=newest,
                                    target_cluster_name=target, preflight=preflight)
                 run, tally = self.measured(label, [task], credentials=credentials, check=True)
