@@ -53,6 +53,8 @@ def test_runbook_restores_the_latest_snapshot_waits_reports_and_reruns_idempoten
     assert again.rc == 0
     rerun = recorded_result(again)
     assert rerun["reused"] is True and rerun["restore_job"]["id"] == result["restore_job"]["id"]
+    # the target was ready before this run: this run did not see it become so, and never reports "now" minus anything
+    assert result["target_ready_at"] and rerun["target_ready_at"] is None and rerun["rto_seconds"] is None
     assert "re-used" in again.ok("Summarize the restore")["msg"]
     # A re-run reports the job's times, not "now" minus the job's creation.
     assert (rerun["started_at"], rerun["finished_at"], rerun["duration_seconds"]) == \
