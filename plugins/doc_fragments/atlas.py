@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 
-# Pieces of the shared documentation: the connection options, the identity options, the notes.
-_CONNECTION_OPTIONS = r"""
+class ModuleDocFragment:
+    # The connection options of every module (credentials, host, timeouts, retries), and the notes about them.
+    DOCUMENTATION = r"""
+options:
   base_url:
     description:
       - The Atlas Administration API host.
@@ -57,9 +59,23 @@ _CONNECTION_OPTIONS = r"""
         for the job that the lost request may have created.
     type: int
     default: 5
+
+notes:
+  - Credentials given in the task (or through C(module_defaults) for the action group C(group/atlasops.backup.atlas)) are used
+    before any found in the environment.
+  - Secrets never appear in results, warnings or error messages.
+  - "Service accounts: the module runs of one user on one controller share one access token through a private cache file
+    (in E(ATLASOPS_BACKUP_TOKEN_CACHE), else C($XDG_RUNTIME_DIR/atlasops.backup), else C(~/.cache/atlasops.backup/tokens);
+    the directory must be this user's with mode 0700, or it is not used). Set E(ATLASOPS_BACKUP_TOKEN_CACHE=off) to give each
+    run its own token. A run that renews a token revokes the one it replaced; a run without the cache, and an interrupted run
+    (SIGTERM, SIGINT), revokes what it holds; M(atlasops.backup.restore_job_wait) revokes the shared token at its end."
+requirements:
+  - requests >= 2.25
 """
 
-_IDENTITY_OPTIONS = r"""
+    # The identity options of the modules that act on one cluster (restore_job_wait has them as defaults of its own).
+    IDENTITY = r"""
+options:
   project_id:
     description:
       - ID of the Atlas project (group) that holds the source cluster, 24 hexadecimal characters.
@@ -82,28 +98,6 @@ _IDENTITY_OPTIONS = r"""
     default: dedicated
     choices: [dedicated, flex, serverless, legacy]
 """
-
-_NOTES = r"""
-notes:
-  - Credentials given in the task (or through C(module_defaults) for the action group C(group/atlasops.backup.atlas)) are used
-    before any found in the environment.
-  - Secrets never appear in results, warnings or error messages.
-  - "Service accounts: the module runs of one user on one controller share one access token through a private cache file
-    (in E(ATLASOPS_BACKUP_TOKEN_CACHE), else C($XDG_RUNTIME_DIR/atlasops.backup), else C(~/.cache/atlasops.backup/tokens);
-    the directory must be this user's with mode 0700, or it is not used). Set E(ATLASOPS_BACKUP_TOKEN_CACHE=off) to give each
-    run its own token. A run that renews a token revokes the one it replaced; a run without the cache, and an interrupted run
-    (SIGTERM, SIGINT), revokes what it holds; M(atlasops.backup.restore_job_wait) revokes the shared token at its end."
-requirements:
-  - requests >= 2.25
-"""
-
-
-class ModuleDocFragment:
-    # The connection and identity options of every module in this collection.
-    DOCUMENTATION = "\noptions:" + _CONNECTION_OPTIONS + _IDENTITY_OPTIONS + _NOTES
-
-    # The connection options alone, for a module whose identity options are defaults of its own (restore_job_wait).
-    CONNECTION = "\noptions:" + _CONNECTION_OPTIONS + _NOTES
 
     # What each attribute means; every module says its own support (and INFO_MODULE does for the read-only ones).
     ATTRIBUTES = r"""

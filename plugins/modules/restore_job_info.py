@@ -18,6 +18,7 @@ author:
   - Atlasops Team (@atlasops)
 extends_documentation_fragment:
   - atlasops.backup.atlas
+  - atlasops.backup.atlas.identity
   - atlasops.backup.atlas.attributes
   - atlasops.backup.atlas.info_module
   - atlasops.backup.atlas.wait

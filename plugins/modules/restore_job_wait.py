@@ -22,7 +22,7 @@ description:
 author:
   - Atlasops Team (@atlasops)
 extends_documentation_fragment:
-  - atlasops.backup.atlas.connection
+  - atlasops.backup.atlas
   - atlasops.backup.atlas.attributes
 attributes:
   check_mode:

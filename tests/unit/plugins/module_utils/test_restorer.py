@@ -58,15 +58,17 @@ class FakeBackup:
     def create_restore_job(self, body, deadline=None):
         self.posts += 1
         self.list_error = self.list_error_after_post
-        error, made = self.creates.pop(0) if self.creates else (None, True)
+        step = self.creates.pop(0) if self.creates else None  # (error, made), or None: a success
+        error = step[0] if step is not None else None
+        made = step is None or step[1]
         new = []
         if made:
             for dummy in range(self.batch):
                 raw = raw_job(next(self.numbers), body["snapshotId"], body.get("targetClusterName", "dr"))
                 self.raws.append((self.clock() + (self.lag if error else 0.0), raw))
                 new.append(job_view(raw, self.cluster_type))
-        if error:
-            raise error
+        if step is not None:
+            raise step[0]
         return new
 
     def cancel_restore_job(self, job_id):
