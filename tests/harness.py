@@ -220,6 +220,18 @@ def task(module: str, name: str | None = None, register: str | None = None, igno
     return entry
 
 
+def runbook(playbooks: Playbooks, check: bool = False, **extra_vars) -> PlaybookRun:
+    """The DR runbook (atlasops.backup.dr_restore) from prod-db into dr-db of PROJECT, with these role variables on top."""
+    variables = dict(restore_project_id=PROJECT, restore_cluster_name="prod-db", restore_target_cluster_name="dr-db")
+    variables.update(extra_vars)
+    return playbooks.run(playbook="atlasops.backup.dr_restore", extra_vars=variables, check=check)
+
+
+def role_result(run: PlaybookRun) -> dict:
+    """The role's restore_result fact of a runbook run on one host."""
+    return run.ok("Record the result")["ansible_facts"]["restore_result"]
+
+
 def api_calls(emulator, method: str | None = None) -> list:
     """The counted Atlas API requests the emulator logged (digest challenges and token calls excluded)."""
     return [entry for entry in emulator.requests() if entry.get("counted") and (method is None or entry["method"] == method)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from harness import PROJECT, api_calls
+from harness import PROJECT, api_calls, role_result, runbook
 
 SNAPSHOT_TIMES = ["2026-11-19T00:00:00Z", "2026-11-19T12:00:00Z", "2026-11-20T00:00:00Z", "2026-11-20T12:00:00Z"]
 
@@ -21,21 +21,11 @@ def seed(emulator, source="prod-db", target="dr-db", cluster_type="dedicated"):
     return {when: snapshot["id"] for when, snapshot in zip(SNAPSHOT_TIMES, created)}
 
 
-def runbook(ansible, check=False, **extra_vars):
-    variables = dict(restore_project_id=PROJECT, restore_cluster_name="prod-db", restore_target_cluster_name="dr-db")
-    variables.update(extra_vars)
-    return ansible.run([], playbook="atlasops.backup.dr_restore", extra_vars=variables, check=check)
-
-
-def recorded_result(run) -> dict:
-    return run.ok("Record the result")["ansible_facts"]["restore_result"]
-
-
 def test_runbook_restores_the_latest_snapshot_waits_reports_and_reruns_idempotently(ansible, emulator):
     snapshots = seed(emulator)
     first = runbook(ansible)
     assert first.rc == 0, first.stdout[-4000:]
-    result = recorded_result(first)
+    result = role_result(first)
     assert result["snapshot"]["id"] == snapshots["2026-11-20T12:00:00Z"]
     assert result["restore_job"]["status"] == "completed" and result["reused"] is False
     # The job's own times: its creation (from its id) and its own end, whatever the run around it did.
@@ -51,7 +41,7 @@ def test_runbook_restores_the_latest_snapshot_waits_reports_and_reruns_idempoten
 
     again = runbook(ansible)
     assert again.rc == 0
-    rerun = recorded_result(again)
+    rerun = role_result(again)
     assert rerun["reused"] is True and rerun["restore_job"]["id"] == result["restore_job"]["id"]
     # the target was ready before this run: this run did not see it become so, and never reports "now" minus anything
     assert result["target_ready_at"] and rerun["target_ready_at"] is None and rerun["rto_seconds"] is None
@@ -67,7 +57,7 @@ def test_check_mode_resolves_the_snapshot_and_starts_nothing(ansible, emulator):
     snapshots = seed(emulator)
     run = runbook(ansible, check=True, restore_snapshot_before="2026-11-20T06:00:00Z")
     assert run.rc == 0, run.stdout[-4000:]
-    result = recorded_result(run)
+    result = role_result(run)
     assert result["snapshot"]["id"] == snapshots["2026-11-20T00:00:00Z"]
     assert result["check_mode"] is True and result["restore_job"] is None and result["started_at"] is None
     assert result["request"]["snapshotId"] == snapshots["2026-11-20T00:00:00Z"]
@@ -93,7 +83,7 @@ def test_point_in_time_through_the_role_skips_the_lookup(ansible, emulator):
     point = int(time.time()) - 300
     run = runbook(ansible, restore_delivery_type="point_in_time", restore_point_in_time=str(point))
     assert run.rc == 0, run.stdout[-4000:]
-    result = recorded_result(run)
+    result = role_result(run)
     assert result["snapshot"] is None and result["restore_job"]["point_in_time_utc_seconds"] == point
     assert not any(entry["operation_id"].endswith("Snapshots") for entry in api_calls(emulator))
 
@@ -102,7 +92,7 @@ def test_flex_source_through_the_role(ansible, emulator):
     snapshots = seed(emulator, source="flex-src", target="flex-dst", cluster_type="flex")
     run = runbook(ansible, restore_cluster_name="flex-src", restore_target_cluster_name="flex-dst", restore_cluster_type="flex")
     assert run.rc == 0, run.stdout[-4000:]
-    result = recorded_result(run)
+    result = role_result(run)
     assert result["snapshot"]["id"] == snapshots["2026-11-20T12:00:00Z"] and result["restore_job"]["atlas_status"] == "COMPLETED"
 
 
@@ -110,7 +100,7 @@ def test_preflight_safety_snapshot_and_target_readiness_through_the_role(ansible
     seed(emulator)
     run = runbook(ansible, restore_target_safety_snapshot="yes", restore_preflight_skip="snapshot_age, pit_window")
     assert run.rc == 0, run.stdout[-4000:]
-    result = recorded_result(run)
+    result = role_result(run)
     checks = {row["check"]: row["ok"] for row in result["preflight"]}
     assert checks["mongodb_version"] is True and checks["snapshot_age"] is None and checks["pit_window"] is None
     safety = result["safety_snapshot"]

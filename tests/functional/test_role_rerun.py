@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness import OTHER_PROJECT, PROJECT, api_calls
+from harness import OTHER_PROJECT, PROJECT, api_calls, role_result, runbook
 
 FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -24,16 +24,6 @@ def seed(emulator, job_seconds=3, job_outcome=None):
     return [snapshot["id"] for snapshot in created]
 
 
-def runbook(ansible, check=False, **extra_vars):
-    variables = dict(restore_project_id=PROJECT, restore_cluster_name="prod-db", restore_target_cluster_name="dr-db")
-    variables.update(extra_vars)
-    return ansible.run([], playbook="atlasops.backup.dr_restore", extra_vars=variables, check=check)
-
-
-def result_of(run) -> dict:
-    return run.ok("Record the result")["ansible_facts"]["restore_result"]
-
-
 def seconds(later: str, earlier: str) -> int:
     return int((datetime.strptime(later, FORMAT) - datetime.strptime(earlier, FORMAT)).total_seconds())
 
@@ -43,14 +33,14 @@ def test_rerun_after_a_newer_snapshot_reattaches_then_reuses_and_starts_exactly_
     # Run 1 starts a restore of the newest snapshot (and is interrupted: it does not wait).
     first = runbook(ansible, restore_wait=False)
     assert first.rc == 0, first.stdout[-4000:]
-    job = result_of(first)["restore_job"]
+    job = role_result(first)["restore_job"]
     assert job["snapshot_id"] == newest and job["status"] in ("pending", "in_progress")
     # A newer snapshot completes meanwhile.
     emulator.add_snapshots(PROJECT, "prod-db", snapshots=[{"created_at": "2026-11-21T00:00:00Z", "status": "completed"}])
     # Run 2, while the job still runs: re-attaches and waits for it.
     second = runbook(ansible)
     assert second.rc == 0, second.stdout[-4000:]
-    attached = result_of(second)
+    attached = role_result(second)
     assert attached["restore_job"]["id"] == job["id"] and attached["reused"] is True
     assert attached["restore_job"]["status"] == "completed" and attached["snapshot"]["id"] == newest
     assert attached["snapshot_created_at"] == "2026-11-20T00:00:00Z"
@@ -59,7 +49,7 @@ def test_rerun_after_a_newer_snapshot_reattaches_then_reuses_and_starts_exactly_
     time.sleep(2)
     third = runbook(ansible)
     assert third.rc == 0, third.stdout[-4000:]
-    reused = result_of(third)
+    reused = role_result(third)
     assert reused["restore_job"]["id"] == job["id"] and reused["reused"] is True and reused["snapshot"]["id"] == newest
     for key in ("started_at", "finished_at", "duration_seconds"):
         assert reused[key] == attached[key], key
@@ -72,7 +62,7 @@ def test_a_completed_restore_older_than_the_window_is_refused_until_forced(ansib
     seed(emulator, job_seconds=1)
     first = runbook(ansible)
     assert first.rc == 0, first.stdout[-4000:]
-    job = result_of(first)["restore_job"]
+    job = role_result(first)["restore_job"]
     time.sleep(1.5)
     emulator.clear_requests()
     again = runbook(ansible, restore_reuse_window=0)
@@ -83,13 +73,13 @@ def test_a_completed_restore_older_than_the_window_is_refused_until_forced(ansib
     assert api_calls(emulator, "POST") == []
     forced = runbook(ansible, restore_reuse_window=0, restore_force=True)
     assert forced.rc == 0, forced.stdout[-4000:]
-    assert result_of(forced)["restore_job"]["id"] != job["id"] and len(api_calls(emulator, "POST")) == 1
+    assert role_result(forced)["restore_job"]["id"] != job["id"] and len(api_calls(emulator, "POST")) == 1
 
 
 def test_a_running_restore_of_a_snapshot_after_the_chosen_time_is_refused(ansible, emulator):
     older, newest = seed(emulator, job_seconds=30)
     first = runbook(ansible, restore_wait=False)
-    job = result_of(first)["restore_job"]
+    job = role_result(first)["restore_job"]
     emulator.clear_requests()
     run = runbook(ansible, restore_snapshot_before="2026-11-19T12:00:00Z")
     message = run.failed("Refuse to restore over an earlier restore of this source")["msg"]
@@ -106,14 +96,14 @@ def test_an_earlier_restore_into_another_target_project_does_not_count(ansible, 
     assert runbook(ansible, restore_target_project_id=OTHER_PROJECT).rc == 0
     run = runbook(ansible, restore_reuse_window=0)
     assert run.rc == 0, run.stdout[-4000:]
-    assert result_of(run)["reused"] is False and len(api_calls(emulator, "POST")) == 2
+    assert role_result(run)["reused"] is False and len(api_calls(emulator, "POST")) == 2
 
 
 def test_a_failed_restore_is_reported_and_published_before_the_role_fails(ansible, emulator):
     seed(emulator, job_seconds=2, job_outcome="failed")
     run = runbook(ansible)
     assert run.rc != 0
-    result = result_of(run)
+    result = role_result(run)
     assert result["restore_job"]["status"] == "failed" and result["failed"] is True and result["timed_out"] is False
     published = run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]
     assert published["restore_job"]["id"] == result["restore_job"]["id"] and published["failed"] is True
@@ -126,7 +116,7 @@ def test_a_timed_out_wait_says_the_restore_goes_on_and_how_to_reattach(ansible, 
     seed(emulator, job_seconds=60)
     run = runbook(ansible, restore_wait_timeout=2)
     assert run.rc != 0
-    result = result_of(run)
+    result = role_result(run)
     assert result["timed_out"] is True and result["finished_at"] is None and result["duration_seconds"] is None
     assert run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]["timed_out"] is True
     message = run.failed("Fail when the restore did not complete")["msg"]
@@ -140,18 +130,18 @@ def test_download_urls_show_as_host_and_expiry_and_never_reach_the_stats(ansible
     seed(emulator, job_seconds=1)
     run = runbook(ansible, restore_delivery_type="download", restore_target_cluster_name="")
     assert run.rc == 0, run.stdout[-4000:]
-    job = result_of(run)["restore_job"]
+    job = role_result(run)["restore_job"]
     url = job["delivery_url"][0]
     summary = run.ok("Summarize the restore")["msg"]
     assert url not in summary and f"Download from {urlsplit(url).hostname} (1 link" in summary and "expiring " + job["expires_at"] in summary
     published = run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]
     assert "delivery_url" not in published["restore_job"] and url not in str(published)
     # Atlas gives a ready download no finishedAt: its end is when this run first saw it ready
-    assert "finished_at" not in job and result_of(run)["finished_at"] and result_of(run)["duration_seconds"] >= 0
+    assert "finished_at" not in job and role_result(run)["finished_at"] and role_result(run)["duration_seconds"] >= 0
     shown = runbook(ansible, restore_delivery_type="download", restore_target_cluster_name="", restore_show_delivery_urls=True)
-    assert url in shown.ok("Summarize the restore")["msg"] and result_of(shown)["reused"] is True
+    assert url in shown.ok("Summarize the restore")["msg"] and role_result(shown)["reused"] is True
     # A re-used download that was complete before this run: its own end or nothing, never "now".
-    assert result_of(shown)["finished_at"] == result_of(run)["finished_at"] or result_of(shown)["finished_at"] is None
+    assert role_result(shown)["finished_at"] == role_result(run)["finished_at"] or role_result(shown)["finished_at"] is None
 
 
 def test_variables_are_checked_before_any_request_and_named_as_the_role_names_them(ansible, emulator):
@@ -177,7 +167,7 @@ def test_fractional_seconds_in_snapshot_before_are_a_filter_not_an_error(ansible
     older, newest = seed(emulator)
     run = runbook(ansible, check=True, restore_snapshot_before="2026-11-20T00:00:00.750Z")
     assert run.rc == 0, run.stdout[-4000:]
-    assert result_of(run)["snapshot"]["id"] == newest
+    assert role_result(run)["snapshot"]["id"] == newest
 
 
 def test_a_target_that_does_not_exist_names_the_target_variables(ansible, emulator):
@@ -196,10 +186,10 @@ def test_every_backup_family_reruns_into_the_same_job_with_its_own_times(ansible
     emulator.add_cluster(PROJECT, "dst-db", cluster_type=cluster_type)
     emulator.add_snapshots(PROJECT, "src-db", snapshots=[{"created_at": "2026-11-20T00:00:00Z", "status": "completed"}])
     variables = dict(restore_cluster_name="src-db", restore_target_cluster_name="dst-db", restore_cluster_type=cluster_type)
-    first = result_of(runbook(ansible, **variables))
+    first = role_result(runbook(ansible, **variables))
     again_run = runbook(ansible, **variables)
     assert again_run.rc == 0, again_run.stdout[-4000:]
-    again = result_of(again_run)
+    again = role_result(again_run)
     assert again["reused"] is True and again["restore_job"]["id"] == first["restore_job"]["id"]
     assert first["snapshot_created_at"] == "2026-11-20T00:00:00Z" and first["started_at"] == first["restore_job"]["created_at"]
     # Legacy jobs report no end time of their own: null rather than a time this run made up.
@@ -215,19 +205,19 @@ def test_legacy_download_urls_never_reach_the_stats(ansible, emulator):
     run = runbook(ansible, restore_cluster_name="old-db", restore_cluster_type="legacy", restore_delivery_type="download",
                   restore_target_cluster_name="")
     assert run.rc == 0, run.stdout[-4000:]
-    delivery = result_of(run)["restore_job"]["delivery"]
+    delivery = role_result(run)["restore_job"]["delivery"]
     assert delivery["url"]
     published = run.ok("Publish the result for the next node of an AWX workflow")["ansible_stats"]["data"]["atlas_restore"]
     assert "url" not in published["restore_job"]["delivery"] and delivery["url"] not in str(published)
     assert delivery["url"] not in run.ok("Summarize the restore")["msg"]
     # This run saw the download complete: that moment stands in for the end legacy jobs do not report.
-    assert result_of(run)["finished_at"] is not None
+    assert role_result(run)["finished_at"] is not None
     again = runbook(ansible, restore_cluster_name="old-db", restore_cluster_type="legacy", restore_delivery_type="download",
                     restore_target_cluster_name="")
     assert again.rc == 0, again.stdout[-4000:]
     # Re-used, and already complete before this run: no end of its own, so null, never the time of this re-run.
-    assert result_of(again)["reused"] is True and result_of(again)["finished_at"] is None
-    assert result_of(again)["duration_seconds"] is None
+    assert role_result(again)["reused"] is True and role_result(again)["finished_at"] is None
+    assert role_result(again)["duration_seconds"] is None
 
 
 def test_a_given_snapshot_that_is_not_completed_is_refused_naming_its_status(ansible, emulator):
