@@ -46,6 +46,18 @@ def peak_per_minute(times: list) -> int:
     return best
 
 
+def phases(run) -> list:
+    """Per task of the run, in order: (name, first start, last end, results) in seconds from the start of the run."""
+    spans: dict = {}
+    for entry in run.results:
+        name = entry["task"].split(" : ")[-1]
+        start, end = entry.get("start") or entry["end"], entry["end"]
+        first, last, count = spans.get(name, (start, end, 0))
+        spans[name] = (min(first, start), max(last, end), count + 1)
+    return [(name, round(first - run.started, 1), round(last - run.started, 1), count)
+            for name, (first, last, count) in sorted(spans.items(), key=lambda item: item[1][0])]
+
+
 class FleetBench:
     def __init__(self, emulator: EmulatorProcess, workspace: Workspace, forks: int, job_seconds: float):
         self.admin = emulator.admin
@@ -109,7 +121,7 @@ class FleetBench:
                         == "completed")
         return dict(self.accounting(), hosts=count, rc=run.rc, wall=run.wall, completed=completed,
                     last_start=(max(starts) - run.started) if starts else None, start_per_host=((max(starts) - run.started) / count)
-                    if starts else None)
+                    if starts else None, phases=phases(run))
 
     def module_loop(self, count: int) -> dict:
         """The anchor without the fleet wait: per cluster its snapshot and restore_job (no wait), then restore_job_info (wait) per job."""
@@ -170,7 +182,9 @@ def main(argv=None) -> int:
         rows = []
         for count in args.counts:
             row = bench.runbook(count)
-            print(f"== {count} clusters: {row}", flush=True)
+            print(f"== {count} clusters: {dict(row, phases=None)}", flush=True)
+            for name, first, last, results in row["phases"]:
+                print(f"   {first:7.1f} {last:7.1f}  {results:4d}  {name}", flush=True)
             rows.append(row)
         loop = None if args.no_anchor else bench.module_loop(min(args.counts))
         if loop:
