@@ -59,6 +59,7 @@ class Facts:
     snapshot_id: str | None = None
     snapshot: dict | None = None
     snapshot_error: str | None = None
+    snapshot_missing: bool = False  # Atlas answered 404
     schedule: dict | None = None
     schedule_error: str | None = None
     point_in_time: float | None = None  # epoch seconds
@@ -456,8 +457,11 @@ def _read(call):
         return None, str(error)
 
 
-def read_facts(backup, request, *, skip=(), max_snapshot_age: int = 0, deadline: float | None = None, now: float | None = None):
+def read_facts(backup, request, *, skip=(), max_snapshot_age: int = 0, deadline: float | None = None, now: float | None = None,
+               snapshot: dict | None = None):
     """The facts of a restore (GETs only): the source and target clusters, the snapshot, and for a point in time the schedule.
+
+    snapshot: the request's snapshot when the caller has already read it (it is not read again).
 
     Returns (facts, target_backup): target_backup is the target's ClusterBackup in the family that serves it (None for a
     download, or when the target could not be read).
@@ -479,9 +483,16 @@ def read_facts(backup, request, *, skip=(), max_snapshot_age: int = 0, deadline:
             facts.source = described[1]
         if request.delivery_type != "download":
             target_backup = _read_target(backup, request, facts, deadline)
-    if request.snapshot_id:
+    if snapshot is not None:
+        facts.snapshot = snapshot
+    elif request.snapshot_id:
         sharded = bool(is_sharded_cluster(facts.source)) and backup.has("get_sharded_snapshot")
-        facts.snapshot, facts.snapshot_error = _read(lambda: backup.snapshot(request.snapshot_id, sharded=sharded, deadline=deadline))
+        try:
+            facts.snapshot = backup.snapshot(request.snapshot_id, sharded=sharded, deadline=deadline)
+        except AtlasError as error:
+            if error.status == 401:
+                raise
+            facts.snapshot_missing, facts.snapshot_error = error.status == 404, str(error)
     if request.delivery_type == "point_in_time" and "pit_window" not in skip and backup.has("get_backup_schedule"):
         facts.schedule, facts.schedule_error = _read(lambda: backup.backup_schedule(deadline=deadline))
     return facts, target_backup

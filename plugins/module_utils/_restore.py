@@ -28,7 +28,7 @@ LONGEST_LOOK_INTERVAL = 10.0
 BATCH_SECONDS = 10
 
 
-def restore_request(params: dict) -> RestoreRequest:
+def restore_request(params: dict, *, snapshot_chosen: bool = False) -> RestoreRequest:
     """The restore that the module options ask for, checked before any request."""
     point_in_time = None
     if params["point_in_time"] is not None:
@@ -39,7 +39,7 @@ def restore_request(params: dict) -> RestoreRequest:
         oplog_ts=params["oplog_ts"], oplog_inc=params["oplog_inc"], target_cluster_name=params["target_cluster_name"],
         target_project_id=params["target_project_id"],
     )
-    request.check()
+    request.check(snapshot_chosen=snapshot_chosen)
     return request
 
 
@@ -57,7 +57,7 @@ class Restorer:
                  deadline: float | None = None, clock=time.monotonic, sleep=time.sleep):
         self.backup = backup
         self.result = result
-        self.result.update(changed=False, reused=False, restore_job=None)
+        self.result.update(changed=False, reused=False, reused_status=None, restore_job=None)
         self.check_mode = check_mode
         self.diff = diff
         self.warn = warn
@@ -72,16 +72,17 @@ class Restorer:
 
     # --- state=present ----------------------------------------------------------------------
 
-    def ensure(self, request: RestoreRequest, *, force: bool = False, before_create=None) -> list:
+    def ensure(self, request: RestoreRequest, *, force: bool = False, before_create=None, jobs: list | None = None) -> list:
         """The jobs doing this restore (a legacy batch has several): matching ones, else new ones ([] in check mode).
 
         before_create (also called in check mode) runs once no job is re-used and before anything is sent: it raises to
         refuse the restore, and returns whether it made something itself (then a refused create leaves changed true).
+        jobs: the source's jobs as this run has just listed them (newest first), else they are listed here.
         """
         self.request = request
         body = request.body()
         self.result["request"] = body
-        jobs = self.jobs()
+        jobs = self.jobs() if jobs is None else jobs
         self.known = {job["id"] for job in jobs if request.matches(job, any_status=True)}
         match = None
         if not request.matchable:
@@ -229,7 +230,8 @@ class Restorer:
     # --- helpers ----------------------------------------------------------------------------
 
     def publish(self, batch: list, *, reused: bool) -> None:
-        self.result.update(restore_job=batch_view(batch), restore_jobs=batch, reused=reused)
+        view = batch_view(batch)
+        self.result.update(restore_job=view, restore_jobs=batch, reused=reused, reused_status=view["status"] if reused else None)
 
     def jobs(self) -> list:
         """Every job of the source cluster, newest first (matching must see every page: Atlas's order is not to be relied on)."""

@@ -32,8 +32,11 @@ class RestoreRequest:
     target_cluster_name: str | None = None
     target_project_id: str | None = None
 
-    def check(self, now: float | None = None) -> None:
-        """Refuse, before any request, what the cluster type's API would refuse."""
+    def check(self, now: float | None = None, *, snapshot_chosen: bool = False) -> None:
+        """Refuse, before any request, what the cluster type's API would refuse.
+
+        snapshot_chosen: the snapshot is chosen later, by policy (latest_snapshot, snapshot_before), not given.
+        """
         current = time.time() if now is None else now
         kind, cluster_type = self.delivery_type, self.cluster_type
         check_hex24("snapshot_id", self.snapshot_id)
@@ -44,6 +47,11 @@ class RestoreRequest:
         if (self.oplog_ts is None) != (self.oplog_inc is None):
             raise InvalidInputError("oplog_ts and oplog_inc go together: give both or neither")
         has_pit = self.point_in_time is not None or self.oplog_ts is not None
+        if snapshot_chosen:
+            if kind == "point_in_time":
+                raise InvalidInputError("latest_snapshot and snapshot_before choose a snapshot: a point_in_time restore takes none")
+            if self.snapshot_id:
+                raise InvalidInputError("give snapshot_id, or latest_snapshot / snapshot_before to choose one, not both")
         if kind == "point_in_time":
             if self.snapshot_id:
                 raise InvalidInputError("a point_in_time restore takes no snapshot_id: give point_in_time, or oplog_ts and oplog_inc")
@@ -52,8 +60,8 @@ class RestoreRequest:
             if not has_pit:
                 raise InvalidInputError("delivery_type point_in_time needs point_in_time, or oplog_ts and oplog_inc")
         else:
-            if not self.snapshot_id:
-                raise InvalidInputError(f"delivery_type {kind} needs snapshot_id")
+            if not self.snapshot_id and not snapshot_chosen:
+                raise InvalidInputError(f"delivery_type {kind} needs snapshot_id, or latest_snapshot or snapshot_before")
             if has_pit:
                 raise InvalidInputError(f"point_in_time, oplog_ts and oplog_inc apply only to delivery_type point_in_time, not {kind}")
         if self.oplog_ts is not None:

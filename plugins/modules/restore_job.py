@@ -67,9 +67,43 @@ options:
     choices: [automated, download, point_in_time]
   snapshot_id:
     description:
-      - The snapshot to restore, 24 hexadecimal characters. Required for V(automated) and V(download).
-      - Find one with M(atlasops.backup.snapshot_info).
+      - The snapshot to restore, 24 hexadecimal characters. For V(automated) and V(download), this or O(latest_snapshot) or
+        O(snapshot_before) is required.
+      - Find one with M(atlasops.backup.snapshot_info). A snapshot that is not completed is refused before anything is sent.
     type: str
+  latest_snapshot:
+    description:
+      - Restore the newest completed snapshot of the source (at or before O(snapshot_before) when given) instead of a
+        O(snapshot_id), looked up in the same run.
+      - A re-run may find a newer snapshot by then, so with a snapshot chosen this way the module first looks for an earlier
+        restore of this source into this target (same delivery type and target project). One still running whose snapshot
+        meets the selection is re-used (attached to); one completed within O(reuse_window) is re-used; any other is refused
+        before anything is sent, naming that job, its snapshot and times, because the target may hold live data by now.
+        O(force=true) restores again. RV(selection) says which.
+      - For V(automated) and V(download).
+    type: bool
+    default: false
+    version_added: 0.2.0
+  snapshot_before:
+    description:
+      - Implies O(latest_snapshot), restricted to snapshots taken at or before this time (the last good snapshot before an
+        incident). ISO 8601 with a timezone offset, or epoch seconds.
+      - An earlier restore is re-used only when its snapshot was taken at or before this time too.
+    type: raw
+    version_added: 0.2.0
+  sharded:
+    description:
+      - With O(latest_snapshot) or O(snapshot_before), a dedicated sharded cluster: use the sharded-cluster snapshot list.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  reuse_window:
+    description:
+      - With O(latest_snapshot) or O(snapshot_before), the seconds after its end during which a completed earlier restore
+        into this target is re-used instead of refused.
+    type: int
+    default: 43200
+    version_added: 0.2.0
   point_in_time:
     description:
       - For V(point_in_time) restores, the moment to restore to.
@@ -187,6 +221,14 @@ EXAMPLES = r"""
     wait_timeout: 10800
   register: restore
 
+- name: Restore the last good snapshot before an incident in one task (a re-run re-uses that restore)
+  atlasops.backup.restore_job:
+    project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
+    cluster_name: prod-orders
+    snapshot_before: "2026-11-20T08:00:00Z"
+    target_cluster_name: dr-orders
+    wait: true
+
 - name: Restore to the minute before an incident
   atlasops.backup.restore_job:
     project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
@@ -261,6 +303,38 @@ reused:
   returned: always
   type: bool
   sample: false
+reused_status:
+  description: The status of the re-used or adopted job when this run found it, before any wait; null for a job this run started.
+  returned: always
+  type: str
+  sample: in_progress
+  version_added: 0.2.0
+snapshot:
+  description:
+    - The snapshot restored, as read before the create (see M(atlasops.backup.snapshot_info) for its keys); with
+      O(latest_snapshot), the chosen one, or the snapshot of the earlier restore that is re-used.
+    - Null for point-in-time restores, and when the snapshot could not be read.
+  returned: with O(state=present), no O(job_id), and O(delivery_type=automated) or O(delivery_type=download)
+  type: dict
+  version_added: 0.2.0
+selection:
+  description:
+    - How the snapshot was chosen and what the run did about earlier restores.
+    - C(action) is V(given) (O(snapshot_id)), V(new) (the chosen snapshot is restored), V(attach) (a running earlier restore
+      is re-used), V(reuse) (a completed earlier restore is re-used), or, when nothing was sent, V(refuse_running),
+      V(refuse_old) (an earlier restore is in the way), V(no_snapshot) (no completed snapshot qualifies),
+      V(snapshot_not_found) or V(snapshot_not_completed) (the given O(snapshot_id)).
+    - C(job) is the earlier restore (or null), C(age_seconds) how long ago it completed, C(satisfies) whether its snapshot
+      meets the selection, and C(snapshot_id) the snapshot restored.
+  returned: with O(state=present), no O(job_id), and O(delivery_type=automated) or O(delivery_type=download)
+  type: dict
+  sample:
+    action: refuse_old
+    job: {id: 6741a2b3c4d5e6f7a8b9c0d1, status: completed, snapshot_id: 6741a2b3c4d5e6f7a8b9c0aa}
+    age_seconds: 90000
+    satisfies: true
+    snapshot_id: null
+  version_added: 0.2.0
 preflight:
   description:
     - The pre-flight checks, one row per check in a fixed order (see O(preflight)).
@@ -317,6 +391,9 @@ waited_seconds:
   sample: 1834.2
 """
 
+import time
+from dataclasses import replace
+
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._module import WAIT_ARGSPEC, AtlasModule, argument_spec
 from ansible_collections.atlasops.backup.plugins.module_utils._preflight import (
@@ -324,6 +401,8 @@ from ansible_collections.atlasops.backup.plugins.module_utils._preflight import 
 )
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import Restorer, restore_request
 from ansible_collections.atlasops.backup.plugins.module_utils._safety import UNWAITED_TIMEOUT, SafetySnapshot, refusal as safety_refusal
+from ansible_collections.atlasops.backup.plugins.module_utils._selection import REFUSALS, SnapshotPolicy, decide, refusal_message
+from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_point_in_time
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
 from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES
 
@@ -341,6 +420,10 @@ def main():
             target_cluster_name=dict(type="str"),
             target_project_id=dict(type="str"),
             force=dict(type="bool", default=False),
+            latest_snapshot=dict(type="bool", default=False),
+            snapshot_before=dict(type="raw"),
+            sharded=dict(type="bool", default=False),
+            reuse_window=dict(type="int", default=43200),
             preflight=dict(type="bool", default=True),
             preflight_skip=dict(type="list", elements="str", default=[]),
             max_snapshot_age=dict(type="int", default=0),
@@ -360,8 +443,9 @@ def main():
         check_hex24("job_id", params["job_id"])
         skip = check_options(params["preflight_skip"], params["max_snapshot_age"])
         creating = params["state"] == "present" and not params["job_id"]
+        policy = snapshot_policy(params, creating)
         # adopting or cancelling a job needs only its identity
-        request = restore_request(params) if creating else None
+        request = restore_request(params, snapshot_chosen=policy is not None) if creating else None
         safety = params["target_safety_snapshot"] and creating
         if safety and request.delivery_type == "download":
             atlas.warn("target_safety_snapshot is ignored: a download restores into no cluster")
@@ -382,7 +466,7 @@ def main():
         if params["job_id"]:
             jobs = restorer.adopt(params["job_id"])
         else:
-            jobs = start(atlas, backup, restorer, request, skip, safety)
+            jobs = start(atlas, backup, restorer, request, skip, safety, policy)
         if jobs:
             atlas.wait_for_jobs(backup, jobs)
             if restorer.sent_lost:
@@ -393,21 +477,49 @@ def main():
     atlas.run(body)
 
 
-def start(atlas, backup, restorer, request, skip, safety):
-    """Pre-flight checks, the safety snapshot, then the restore (re-used, or created once)."""
+def snapshot_policy(params: dict, creating: bool) -> SnapshotPolicy | None:
+    """The snapshot chosen by policy (latest_snapshot, snapshot_before), checked before any request; None for a given one."""
+    if not (params["latest_snapshot"] or params["snapshot_before"] is not None):
+        return None
+    if not creating:
+        raise InvalidInputError("latest_snapshot and snapshot_before choose the snapshot of a new restore: not with job_id or "
+                                "state=absent")
+    if params["sharded"] and params["cluster_type"] != "dedicated":
+        raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {params['cluster_type']}")
+    if params["reuse_window"] < 0:
+        raise InvalidInputError("reuse_window must be at least 0")
+    before = None
+    if params["snapshot_before"] is not None:
+        before = parse_point_in_time("snapshot_before", params["snapshot_before"], allow_future=True, whole_seconds=False)
+    return SnapshotPolicy(before=before, reuse_window=params["reuse_window"])
+
+
+def start(atlas, backup, restorer, request, skip, safety, policy):
+    """The snapshot, pre-flight checks, the safety snapshot, then the restore (re-used, or created once)."""
     params = atlas.params
     deadline = atlas.deadline()
     result = atlas.result
     result["preflight"] = None
     if safety:
         result["safety_snapshot"] = None
-    target_backup, target = None, None
+    listed = None
+    if policy is not None:
+        listed = restorer.jobs()
+        request = choose_snapshot(atlas, backup, request, policy, [] if params["force"] else listed, deadline)
+    target_backup, target, facts = None, None, None
     if params["preflight"]:
-        facts, target_backup = read_facts(backup, request, skip=skip, max_snapshot_age=params["max_snapshot_age"], deadline=deadline)
+        facts, target_backup = read_facts(backup, request, skip=skip, max_snapshot_age=params["max_snapshot_age"], deadline=deadline,
+                                          snapshot=result.get("snapshot"))
         target = facts.target
         result["preflight"] = judge(facts, skip)
         for message in unjudged_warnings(result["preflight"]):
             atlas.warn(message)
+    if policy is None and request.snapshot_id:
+        result["snapshot"], snapshot_missing = given_snapshot(backup, request, facts, params["sharded"], deadline)
+        result["selection"] = {"action": "given", "job": None, "age_seconds": None, "satisfies": None,
+                               "snapshot_id": request.snapshot_id}
+    elif policy is None:
+        result["snapshot"], snapshot_missing = None, False
     elif safety:
         try:
             target_backup, target = backup.sibling(request.target_project, request.target_cluster_name).described(deadline=deadline)
@@ -425,6 +537,8 @@ def start(atlas, backup, restorer, request, skip, safety):
                                    clock=backup.client.clock, sleep=backup.client.sleep)
 
     def before_create():
+        if policy is None and request.snapshot_id:
+            refuse_given_snapshot(result, request, snapshot_missing)
         if result["preflight"] and failures(result["preflight"]):
             raise InvalidInputError(refusal(result["preflight"]))
         if snapshots is None:
@@ -435,7 +549,7 @@ def start(atlas, backup, restorer, request, skip, safety):
             result["changed"] = True
         return result["safety_snapshot"]["action"] == "taken"
 
-    jobs = restorer.ensure(request, force=params["force"], before_create=before_create)
+    jobs = restorer.ensure(request, force=params["force"], before_create=before_create, jobs=listed)
     if (result.get("safety_snapshot") or {}).get("action") == "taken":
         result["changed"] = True  # even when another run's job was re-used after a 409
     if result.get("reused"):
@@ -451,6 +565,50 @@ def start(atlas, backup, restorer, request, skip, safety):
                 atlas.warn(f"restore job {job_id} already exists for this restore: no safety snapshot is taken of a target "
                            "that is already being restored")
     return jobs
+
+
+def choose_snapshot(atlas, backup, request, policy, jobs, deadline):
+    """The snapshot by policy, and what to do about an earlier restore into this target: the request with its snapshot, or a refusal."""
+    query = {"completed": "true"} if backup.cluster_type == "legacy" else None  # the legacy list's own filter
+    sharded = atlas.params["sharded"]
+    selection = decide(request, policy, jobs, backup.snapshots(sharded=sharded, query=query, deadline=deadline), now=time.time())
+    if selection.job is not None and selection.snapshot is None and selection.job.get("snapshot_id"):
+        try:  # the earlier restore's snapshot, for its time (it may have been deleted since)
+            selection.snapshot = backup.snapshot(selection.job["snapshot_id"], sharded=sharded, deadline=deadline)
+        except AtlasError:
+            selection.snapshot = None
+    atlas.result.update(selection=selection.as_result(), snapshot=selection.snapshot)
+    if selection.action in REFUSALS:
+        raise InvalidInputError(refusal_message(selection, request, policy))
+    return replace(request, snapshot_id=selection.snapshot_id)
+
+
+def given_snapshot(backup, request, facts, sharded, deadline):
+    """The snapshot named by snapshot_id (the pre-flight's read when it made one), and whether Atlas says it does not exist."""
+    if facts is not None and (facts.snapshot is not None or facts.snapshot_error is not None):
+        return facts.snapshot, facts.snapshot_missing
+    try:
+        return backup.snapshot(request.snapshot_id, sharded=sharded, deadline=deadline), False
+    except AtlasError as error:
+        if error.status == 404:
+            return None, True
+        if error.transient or error.status == 403:
+            return None, False  # unreadable now: the create itself then says what Atlas thinks of it
+        raise
+
+
+def refuse_given_snapshot(result, request, missing):
+    """Before a create: a given snapshot that Atlas does not have, or that is not completed, cannot be restored."""
+    snapshot = result["snapshot"]
+    source = f"of cluster {request.cluster_name}"
+    if missing:
+        result["selection"]["action"] = "snapshot_not_found"
+        raise InvalidInputError(f"snapshot {request.snapshot_id} {source} was not found: nothing was sent to Atlas")
+    # judged only on an answer that is this snapshot: Atlas's own refusal speaks for anything else
+    if snapshot is not None and snapshot.get("id") == request.snapshot_id and snapshot.get("status") != "completed":
+        result["selection"]["action"] = "snapshot_not_completed"
+        raise InvalidInputError(f"snapshot {request.snapshot_id} {source} is {snapshot.get('status')}, not completed: it cannot be "
+                                "restored; nothing was sent to Atlas")
 
 
 def wait_for_target(atlas, backup, job):
