@@ -69,7 +69,8 @@ options:
     description:
       - The snapshot to restore, 24 hexadecimal characters. For V(automated) and V(download), this or O(latest_snapshot) or
         O(snapshot_before) is required.
-      - Find one with M(atlasops.backup.snapshot_info). A snapshot that is not completed is refused before anything is sent.
+      - Find one with M(atlasops.backup.snapshot_info). With O(preflight), a snapshot that Atlas does not have or that is not
+        completed is refused before anything is sent.
     type: str
   latest_snapshot:
     description:
@@ -313,7 +314,8 @@ snapshot:
   description:
     - The snapshot restored, as read before the create (see M(atlasops.backup.snapshot_info) for its keys); with
       O(latest_snapshot), the chosen one, or the snapshot of the earlier restore that is re-used.
-    - Null for point-in-time restores, and when the snapshot could not be read.
+    - Null for point-in-time restores, when the snapshot could not be read, and for a given O(snapshot_id) with
+      O(preflight=false) (it is not read then).
   returned: with O(state=present), no O(job_id), and O(delivery_type=automated) or O(delivery_type=download)
   type: dict
   version_added: 0.2.0
@@ -515,7 +517,7 @@ def start(atlas, backup, restorer, request, skip, safety, policy):
         for message in unjudged_warnings(result["preflight"]):
             atlas.warn(message)
     if policy is None and request.snapshot_id:
-        result["snapshot"], snapshot_missing = given_snapshot(backup, request, facts, params["sharded"], deadline)
+        result["snapshot"], snapshot_missing = given_snapshot(facts)
         result["selection"] = {"action": "given", "job": None, "age_seconds": None, "satisfies": None,
                                "snapshot_id": request.snapshot_id}
     elif policy is None:
@@ -583,18 +585,12 @@ def choose_snapshot(atlas, backup, request, policy, jobs, deadline):
     return replace(request, snapshot_id=selection.snapshot_id)
 
 
-def given_snapshot(backup, request, facts, sharded, deadline):
-    """The snapshot named by snapshot_id (the pre-flight's read when it made one), and whether Atlas says it does not exist."""
-    if facts is not None and (facts.snapshot is not None or facts.snapshot_error is not None):
-        return facts.snapshot, facts.snapshot_missing
-    try:
-        return backup.snapshot(request.snapshot_id, sharded=sharded, deadline=deadline), False
-    except AtlasError as error:
-        if error.status == 404:
-            return None, True
-        if error.transient or error.status == 403:
-            return None, False  # unreadable now: the create itself then says what Atlas thinks of it
-        raise
+def given_snapshot(facts):
+    """The snapshot named by snapshot_id as the pre-flight read it (without pre-flight it is not read: None), and whether
+    Atlas says it does not exist."""
+    if facts is None:
+        return None, False
+    return facts.snapshot, facts.snapshot_missing
 
 
 def refuse_given_snapshot(result, request, missing):

@@ -144,8 +144,8 @@ def atlas(no_atlas_env):
 
 
 def run(capsys, **options):
-    args = dict(public_key="pub", private_key="private-key-never-shown", project_id=PROJECT, cluster_name="prod",
-                target_cluster_name="dr", preflight=False, **options)
+    args = dict(dict(public_key="pub", private_key="private-key-never-shown", project_id=PROJECT, cluster_name="prod",
+                     target_cluster_name="dr", preflight=False), **options)
     return run_module(restore_job.main, args, capsys)
 
 
@@ -201,10 +201,10 @@ def test_check_mode_predicts_the_choice_and_sends_nothing(atlas, capsys):
 
 def test_a_given_snapshot_that_is_not_completed_is_refused_before_the_create(atlas, capsys):
     atlas["atlas"] = fake = SnapshotAtlas()
-    result = run(capsys, snapshot_id=RUNNING_SNAP)
+    result = run(capsys, snapshot_id=RUNNING_SNAP, preflight=True)
     assert result["failed"] and fake.posts() == []
     assert result["selection"]["action"] == "snapshot_not_completed" and "in_progress, not completed" in result["msg"]
-    missing = run(capsys, snapshot_id="6741a2b3c4d5e6f7a8b9c0ff")
+    missing = run(capsys, snapshot_id="6741a2b3c4d5e6f7a8b9c0ff", preflight=True)
     assert missing["failed"] and missing["selection"]["action"] == "snapshot_not_found" and fake.posts() == []
 
 
