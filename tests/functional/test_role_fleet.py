@@ -59,6 +59,13 @@ def test_every_cluster_restores_and_the_batch_waits_once(ansible, emulator, tmp_
         assert list(stats["atlas_restore"]) == [name]
     summary = run.task("Summarize the restores of every cluster of this batch")["result"]["msg"]
     assert len(summary) == 3 and all("completed" in line for line in summary)
+    # Each host's start is one module run: its jobs listed once (earlier restores and matching), its snapshots listed
+    # once, the snapshot itself never read again, and no module run of its own to look up either.
+    calls = [entry["operation_id"] for entry in api_calls(emulator)]
+    assert calls.count("listGroupClusterBackupRestoreJobs") == 3 and calls.count("listGroupClusterBackupSnapshots") == 3
+    assert calls.count("getGroupClusterBackupSnapshot") == 0
+    module_runs = [entry["task"].split(" : ")[-1] for entry in run.results if entry["host"] == "b" and "invocation" in entry["result"]]
+    assert module_runs == ["Start the restore (or re-use the matching job) and wait for it"], module_runs
 
 
 def test_one_failed_and_one_slow_cluster_fail_alone_and_lead_the_summary(ansible, emulator, tmp_path):
