@@ -16,7 +16,7 @@ type: aggregate
 short_description: Record task results as JSON lines (test helper)
 description:
   - Appends one JSON object per task result to the file named by E(RECORD_RESULTS_FILE), with the task's name, host,
-    outcome, result, and the epoch times at which the task started on the host and its result arrived.
+    action, outcome, result, and the epoch times at which the task started on the host and its result arrived.
 requirements:
   - enable in configuration
 """
@@ -41,8 +41,8 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         host = result._host.get_name()
-        line = {"task": result._task.get_name(), "host": host, "outcome": outcome, "start": self._started.get((host, result._task._uuid)),
-                "end": end, "result": _plain(result._result)}
+        line = {"task": result._task.get_name(), "action": result._task.action, "host": host, "outcome": outcome,
+                "start": self._started.get((host, result._task._uuid)), "end": end, "result": _plain(result._result)}
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
 
