@@ -516,17 +516,16 @@ def start(atlas, backup, restorer, request, skip, safety, policy):
         result["preflight"] = judge(facts, skip)
         for message in unjudged_warnings(result["preflight"]):
             atlas.warn(message)
-    if policy is None and request.snapshot_id:
-        result["snapshot"], snapshot_missing = given_snapshot(facts)
-        result["selection"] = {"action": "given", "job": None, "age_seconds": None, "satisfies": None,
-                               "snapshot_id": request.snapshot_id}
-    elif policy is None:
-        result["snapshot"], snapshot_missing = None, False
     elif safety:
         try:
             target_backup, target = backup.sibling(request.target_project, request.target_cluster_name).described(deadline=deadline)
         except AtlasError:  # unreadable: the snapshot request itself then says what is wrong
             target_backup, target = None, None
+    snapshot_missing = False
+    if policy is None and request.snapshot_id:
+        result["snapshot"], snapshot_missing = given_snapshot(facts)
+        result["selection"] = {"action": "given", "job": None, "age_seconds": None, "satisfies": None,
+                               "snapshot_id": request.snapshot_id}
     snapshots = None
     if safety:
         # An unread target is taken for a dedicated one: Atlas's answer to the snapshot request then says what it is.

@@ -193,13 +193,15 @@ def test_a_safety_snapshot_then_the_restore_and_a_re_run_takes_no_other(ansible,
     assert [entry["operation_id"] for entry in writes(emulator)].count("takeGroupClusterBackupSnapshots") == 1
 
 
+@pytest.mark.parametrize("preflight", [True, False])
 @pytest.mark.parametrize("target_type, target_attrs, words", [
     ("flex", {}, "is a flex cluster"),
     ("dedicated", {"backup_enabled": False}, "has backup disabled"),
 ])
-def test_a_safety_snapshot_that_cannot_be_taken_refuses_before_anything_is_sent(ansible, emulator, target_type, target_attrs, words):
+def test_a_safety_snapshot_that_cannot_be_taken_refuses_before_anything_is_sent(ansible, emulator, target_type, target_attrs, words,
+                                                                                preflight):
     snapshot = seed(emulator, target_attrs=target_attrs, target_type=target_type)
-    run = ansible.run([restore("restore", "prod", snapshot, target_safety_snapshot=True, ignore_errors=True)])
+    run = ansible.run([restore("restore", "prod", snapshot, target_safety_snapshot=True, preflight=preflight, ignore_errors=True)])
     assert words in run.failed("restore")["msg"]
     assert writes(emulator) == []
 
