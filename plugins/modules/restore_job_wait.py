@@ -92,7 +92,7 @@ options:
         The job most likely to have ended, the oldest, goes first, and no job waits longer than its schedule or its fair share
         of the budget, whichever is longer.
       - Cluster reads (O(wait_for_target=true)) have a budget of their own, ten times this per project, because Atlas's
-        Clusters bucket is ten times its Cloud Backups bucket: the same share of Atlas's limit.
+        Clusters bucket is ten times its Cloud Backups bucket, so this is the same share of Atlas's limit.
     type: int
     default: 100
   revoke_token:
