@@ -2,13 +2,24 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Waiting for many restore jobs at once, of any clusters, families and projects, in one process.
 
-Each job is polled on its own age schedule (interval_after, as one job's wait is), and stops being
-polled once it is terminal (and, with wait_for_target, once its target is ready). Atlas limits each
-project's calls per endpoint set, shared with every other tool of the project, so the polls of one
-project and endpoint set draw from one request budget; the job whose poll is due first goes first.
-A 429 pauses and slows the budget of that project alone: the others go on. Requests are tried once
-(the client's retries would pause every job for one): a failed poll is the job's own, tried again
-after a backoff, and only the deadline or an error that will not pass (401, 403, 404) ends its wait.
+Atlas limits each project's calls per endpoint set, shared with every other tool of the project, so the
+polls of one project and endpoint set (a lane) draw from one request budget: a sliding log that never
+lets a 60 s window hold more than its limit. Within a lane:
+
+- each job is due on its own age schedule (interval_after, as one job's wait is), and stops being
+  polled once it is terminal (and, with wait_for_target, once its target is ready);
+- the due job most likely to have ended goes first: the oldest; a job left unpolled longer than its
+  schedule or its fair share of the budget (whichever is longer) goes before it, so none starves;
+- routine polls (jobs probably still running) use at most ROUTINE_SHARE of the budget, spread evenly,
+  so that they never drain the window the ends of the fleet will need;
+- restores of one fleet are alike: once a job is seen completed at age d, every other job is polled
+  when it reaches age d (its predicted end), from the whole budget, and routine polls leave room for
+  the predicted polls of the coming minute. A job still running then costs one poll and goes back to
+  its age schedule.
+
+A 429 pauses and slows the lane's budget alone: the others go on. Requests are tried once (the
+client's retries would pause every job for one): a failed poll is the job's own, tried again after a backoff,
+and only the deadline or an error that will not pass (401, 403, 404) ends its wait.
 
 No Ansible inside; clock, sleep and wall (epoch seconds, for job ages) are injectable for tests.
 
@@ -17,12 +28,16 @@ PRIVATE to this collection: may change at any time.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from ansible_collections.atlasops.backup.plugins.module_utils._backup import ClusterBackup
+from ansible_collections.atlasops.backup.plugins.module_utils._client import PAGE_SIZE
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import batch_of
 from ansible_collections.atlasops.backup.plugins.module_utils._target import target_is_ready, target_state
@@ -33,6 +48,9 @@ from ansible_collections.atlasops.backup.plugins.module_utils._waiter import LAS
 # Atlas's endpoint sets, each with its own bucket per project (cluster reads have one of their own).
 ENDPOINT_SETS = {"dedicated": "Cloud Backups", "serverless": "Cloud Backups", "legacy": "Cloud Backups", "flex": "Flex Restore Jobs"}
 CLUSTERS_SET = "Clusters"
+# Atlas's Clusters bucket is ten times Cloud Backups' (10000 refilled 5000 a minute, against 1200 and 500): cluster
+# reads get ten times max_requests_per_minute, the same share of Atlas's bucket.
+CLUSTERS_BUDGET_FACTOR = 10
 SUMMARY_KEYS = ("total", "completed", "failed", "cancelled", "expired", "timed_out", "unreadable")
 # A job whose poll failed is tried again after 1, 2, 4 ... s, never later than its schedule would.
 RETRY_FIRST = 1.0
@@ -40,87 +58,137 @@ RETRY_FIRST = 1.0
 _WORST_OUTCOME_FIRST = ("unreadable", "failed", "cancelled", "expired", "timed_out", "target_not_ready", "completed")
 # A 429 pauses its budget as long as Retry-After asks, or without one 1, 2, 4 ... s, at most this long.
 LIMITED_PAUSE_CEILING = 60.0
+WINDOW = 60.0
+# A request goes this long after the one it waits for has left the window, so that no rounding of the clock puts
+# both in one window.
+WINDOW_MARGIN = 1e-6
+# Polls of jobs that are probably still running use at most this share of a budget, spread evenly.
+ROUTINE_SHARE = 0.5
+# Polls of a job that reaches the fleet's end age that count as likely to find it ended: the predicted one and the
+# next (the end age is learned to within one poll interval); after them its polls are routine again.
+LIKELY_POLLS = 2
+# Atlas gives a job's creation time to the second: a predicted poll goes this long after the end age, so that a job
+# made late in its second is not polled before it can have ended.
+AGE_RESOLUTION = 1.0
 
 
 class RequestBudget:
-    """A token bucket that keeps every 60 s window of one project and endpoint set at or below per_minute requests.
+    """At most `limit` requests in any 60 s window of one project and endpoint set: a log of send times.
 
-    It holds at most `capacity` requests (a tenth of a minute's worth, for the first reads of a fleet) and
-    refills at a little less than (per_minute - capacity + 1) a minute: so no window of 60 s sees more than
-    per_minute. A 429
-    empties it, pauses it (Retry-After, or a backoff) and halves its rate; each answer that is not a 429 gives
-    a tenth of the rate back.
+    A 429 pauses it (Retry-After, or 1, 2, 4 ... s without one) and halves its limit (down to an eighth of
+    per_minute); each answer that is not a 429 gives a tenth of per_minute back. Routine polls (see
+    FleetWait) also draw from a pacer of their own: routine_share of the limit a minute, spread evenly.
     """
 
-    def __init__(self, per_minute: int, now: float):
+    def __init__(self, per_minute: int, now: float, routine_share: float = ROUTINE_SHARE):
         self.per_minute = per_minute
-        self.capacity = max(1, per_minute // 10)
-        # a 60 s window [t, t + 60) gets at most the capacity plus what refills before t + 60: just under
-        # (per_minute - capacity + 1), so per_minute in all
-        self.full_rate = (per_minute - self.capacity + 0.999) / 60.0
-        self.rate = self.full_rate
-        self.level = float(self.capacity)
-        self.updated = now
+        self.limit = float(per_minute)
         self.paused_until = now
         self.sent = 0
         self.limited = 0  # 429s seen
         self._strikes = 0  # 429s in a row
+        self._log: deque = deque()  # send times of the requests of the last 60 s
+        self._routine_share = routine_share
+        self._routine_burst = 1.0
+        self._routine_level = self._routine_burst
+        self._routine_updated = now
+
+    def allowed(self) -> int:
+        """Requests a window may hold now."""
+        return max(1, int(self.limit + 1e-9))
+
+    def in_window(self, now: float) -> int:
+        """Requests sent in the 60 s up to now."""
+        log = self._log
+        while log and log[0] <= now - WINDOW:
+            log.popleft()
+        return len(log)
+
+    def next_expiry(self, now: float) -> float:
+        """When the oldest request of the window leaves it (now + 60 s when the window is empty)."""
+        self.in_window(now)
+        return (self._log[0] if self._log else now) + WINDOW + WINDOW_MARGIN
 
     def ready_at(self, now: float) -> float:
         """When the next request may go."""
-        self._refill(now)
-        at = now if self.level >= 1.0 else now + (1.0 - self.level) / self.rate
+        count, allowed = self.in_window(now), self.allowed()
+        at = now
+        if count >= allowed:
+            # the window must lose count - allowed + 1 requests, the oldest first
+            at = self._log[count - allowed] + WINDOW + WINDOW_MARGIN
         return max(at, self.paused_until)
 
-    def take(self, now: float) -> None:
-        self._refill(now)
-        self.level -= 1.0
+    def routine_at(self, now: float) -> float:
+        """When the routine pacer lets the next routine poll go (the window aside)."""
+        self._refill_routine(now)
+        if self._routine_level >= 1.0:
+            return now
+        return now + (1.0 - self._routine_level) / self._routine_rate()
+
+    def routine_interval(self) -> float:
+        """Seconds between two routine polls at the pacer's rate."""
+        return 1.0 / self._routine_rate()
+
+    def take(self, now: float, routine: bool = False) -> None:
+        self.in_window(now)
+        self._log.append(now)
         self.sent += 1
+        if routine:
+            self._refill_routine(now)
+            self._routine_level -= 1.0
 
     def rate_limited(self, now: float, retry_after: float | None) -> None:
-        self._refill(now)
         self.limited += 1
         self._strikes += 1
         # Atlas's Retry-After says when its bucket has room again; without one, back off harder each time
         pause = retry_after if retry_after is not None else min(LIMITED_PAUSE_CEILING, 2.0 ** (self._strikes - 1))
         self.paused_until = max(self.paused_until, now + pause)
-        self.level = min(self.level, 0.0)
-        self.rate = max(self.full_rate / 8, self.rate / 2)
+        self.limit = max(self.per_minute / 8, self.limit / 2)
+        self._refill_routine(now)
+        self._routine_level = min(self._routine_level, 0.0)
 
     def answered(self) -> None:
         self._strikes = 0
-        self.rate = min(self.full_rate, self.rate + self.full_rate / 10)
+        self.limit = min(float(self.per_minute), self.limit + self.per_minute / 10)
 
-    def _refill(self, now: float) -> None:
-        if now > self.updated:
-            self.level = min(float(self.capacity), self.level + (now - self.updated) * self.rate)
-            self.updated = now
+    def _routine_rate(self) -> float:
+        return max(self.limit, 1.0) * self._routine_share / WINDOW
+
+    def _refill_routine(self, now: float) -> None:
+        if now > self._routine_updated:
+            self._routine_level = min(self._routine_burst, self._routine_level + (now - self._routine_updated) * self._routine_rate())
+            self._routine_updated = now
 
 
 @dataclass(frozen=True)
 class JobRef:
-    """One job to wait for, as checked before any request."""
+    """One job to wait for, as checked before any request.
+
+    created_at: when Atlas made the job (epoch seconds), when the caller knows it: its first poll then follows
+    the schedule instead of reading it at once. It does not tell two refs apart.
+    """
 
     project_id: str
     cluster_name: str
     cluster_type: str
     job_id: str
+    created_at: float | None = field(default=None, compare=False)
 
 
 class _Watch:
     """What is known of one awaited job (jobs named twice share one)."""
 
-    __slots__ = ("ref", "backup", "view", "error", "last_error", "seen_at", "age_at_sight", "failures", "phase",
-                 "target", "target_ready_at", "target_seen", "target_unknown", "completed_at", "members", "member")
+    __slots__ = ("ref", "backup", "view", "error", "last_error", "born", "failures", "phase", "target", "target_ready_at",
+                 "target_seen", "target_unknown", "completed_at", "members", "member", "serial", "lane", "ticket", "due",
+                 "last_poll", "polled_age", "predicted", "likely_left")
 
-    def __init__(self, ref: JobRef, backup: ClusterBackup):
+    def __init__(self, ref: JobRef, backup: ClusterBackup, serial: int):
         self.ref = ref
         self.backup = backup
         self.view = None  # the job as last seen
         self.error = None  # why it could not be read (an error that will not pass), or why its target could not be
         self.last_error = None  # the last failed poll, while the next may succeed
-        self.seen_at = None  # clock time of the first successful read
-        self.age_at_sight = 0.0  # the job's age then
+        self.born = None  # clock time at which Atlas made the job, once known
         self.failures = 0  # failed polls in a row
         self.phase = "job"  # job, target, done
         self.target = None  # ClusterBackup of the target, with wait_for_target
@@ -130,9 +198,18 @@ class _Watch:
         self.completed_at = None  # clock time at which this run saw the job completed
         self.members = None  # a legacy batch: the watches of the other jobs of the batch, once known
         self.member = False  # polled as another entry's batch member: no batch look-up, no target wait of its own
+        # scheduling
+        self.serial = serial
+        self.lane = None  # the lane whose queues hold the next poll
+        self.ticket = 0  # queue entries of an older ticket are void
+        self.due = math.inf
+        self.last_poll = None  # clock time of the last poll (its start), None before the first
+        self.polled_age = None  # the job's age at that poll
+        self.predicted = None  # (time, serial) in the lane's predicted polls, or None
+        self.likely_left = 0  # polls left that count as likely to find the job ended
 
     def age(self, now: float) -> float:
-        return self.age_at_sight + (now - self.seen_at) if self.seen_at is not None else 0.0
+        return now - self.born if self.born is not None else 0.0
 
     def outcome(self, wait_for_target: bool) -> str:
         """unreadable, timed_out, target_not_ready, or the job's terminal status."""
@@ -145,6 +222,166 @@ class _Watch:
                 and not self.target_unknown:
             return "target_not_ready"
         return status
+
+
+class _Lane:
+    """The polls of one project and endpoint set: one budget, the queues, and what the fleet taught about its ends.
+
+    pending holds polls not yet due (by due time); ready the due ones, the oldest job first; starving the due
+    ones by when they have waited too long. Entries of an older ticket than their watch's are void.
+    """
+
+    def __init__(self, key: tuple, per_minute: int, now: float, *, learns: bool):
+        self.key = key
+        self.budget = RequestBudget(per_minute, now)
+        self.learns = learns  # restore-job lanes learn the fleet's end age; cluster reads are all likely to find it ready
+        self.pending: list = []
+        self.ready: list = []
+        self.starving: list = []
+        self.awaited = 0  # watches whose next poll is in this lane
+        self.watches: list = []  # every watch that was ever in this lane
+        self._known: set = set()  # their serials
+        self.end_age = None  # the least age at which a job of this lane was seen completed
+        self.predicted: list = []  # sorted (time, serial) of the predicted polls not yet made
+        self.last_poll = math.inf  # when the wait's last polls go
+
+    # --- queues ---
+
+    def push(self, watch: _Watch, due: float, order) -> None:
+        if watch.lane is not self:
+            if watch.lane is not None:
+                watch.lane.awaited -= 1
+            if watch.serial not in self._known:
+                self._known.add(watch.serial)
+                self.watches.append(watch)
+            watch.lane = self
+            self.awaited += 1
+        watch.ticket += 1
+        watch.due = due
+        heapq.heappush(self.pending, (due, next(order), watch.ticket, watch))
+
+    def leave(self, watch: _Watch) -> None:
+        """The watch has no next poll here."""
+        if watch.lane is self:
+            self.awaited -= 1
+            watch.lane = None
+        watch.ticket += 1
+        self.unpredict(watch)
+
+    def _promote(self, now: float, fair: float) -> None:
+        pending = self.pending
+        while pending and (pending[0][3].ticket != pending[0][2] or pending[0][0] <= now):
+            dummy, order, ticket, watch = heapq.heappop(pending)
+            if watch.ticket != ticket:
+                continue
+            born = watch.born if watch.born is not None else -math.inf
+            heapq.heappush(self.ready, (born, order, ticket, watch))
+            heapq.heappush(self.starving, (self._starve_at(watch, fair), order, ticket, watch))
+
+    def _starve_at(self, watch: _Watch, fair: float) -> float:
+        """When the watch has waited too long: its schedule or its fair share of the routine budget, whichever is longer."""
+        last = watch.last_poll if watch.last_poll is not None else watch.born
+        if last is None:
+            return -math.inf
+        return last + max(interval_after(watch.polled_age or 0.0), fair)
+
+    @staticmethod
+    def _top(heap: list):
+        while heap and heap[0][3].ticket != heap[0][2]:
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    # --- what the fleet teaches ---
+
+    def likely(self, watch: _Watch, now: float) -> bool:
+        """Whether a poll of the watch now is likely to find its job ended (or its target ready)."""
+        if not self.learns or now >= self.last_poll:
+            return True  # cluster reads; and the last polls of the wait, its last chance to see the jobs end
+        if watch.born is None:
+            # its first read, nothing known of it yet: at once while the window is at most half full, then routine
+            return self.budget.in_window(now) < self.budget.allowed() * (1.0 - ROUTINE_SHARE)
+        return self.end_age is not None and watch.likely_left > 0 and now + 1e-9 >= self.likely_from(watch)
+
+    def likely_from(self, watch: _Watch) -> float:
+        """When the watch reaches the fleet's end age (its predicted end)."""
+        return watch.born + self.end_age + AGE_RESOLUTION
+
+    def learn(self, age: float, now: float, order) -> None:
+        """A job of this lane was seen completed at this age: the others are polled when they reach it."""
+        if not self.learns or (self.end_age is not None and age >= self.end_age):
+            return
+        self.end_age = age
+        for watch in self.watches:
+            if watch.lane is self and watch.phase == "job" and watch.born is not None:
+                self.predict(watch, now, order)
+
+    def predict(self, watch: _Watch, now: float, order) -> None:
+        """Queue the watch's predicted poll, at the age the fleet's jobs end, if it was not yet polled at that age."""
+        self.unpredict(watch)
+        if self.end_age is None or watch.born is None or (watch.polled_age is not None and watch.polled_age >= self.end_age):
+            return
+        at = max(now, self.likely_from(watch))
+        watch.predicted, watch.likely_left = (at, watch.serial), LIKELY_POLLS
+        bisect.insort(self.predicted, watch.predicted)
+        if at < watch.due:
+            self.push(watch, at, order)
+
+    def unpredict(self, watch: _Watch) -> None:
+        if watch.predicted is not None:
+            index = bisect.bisect_left(self.predicted, watch.predicted)
+            if index < len(self.predicted) and self.predicted[index] == watch.predicted:
+                del self.predicted[index]
+            watch.predicted = None
+
+    # --- choosing the next poll ---
+
+    def gate(self, now: float, likely: bool, starving: bool) -> float:
+        """When a poll of this kind may go."""
+        budget = self.budget
+        at = budget.ready_at(now)
+        if likely:
+            return at
+        at = max(at, budget.routine_at(now))
+        if not starving:
+            # leave room in the window for the predicted polls of the coming minute
+            reserved = bisect.bisect_right(self.predicted, (now + WINDOW, math.inf))
+            if budget.in_window(now) + reserved >= budget.allowed():
+                at = max(at, budget.next_expiry(now))
+        return at
+
+    def choice(self, now: float):
+        """(time, watch, routine) of the next poll of this lane, (time, None, False) to look again then, or None."""
+        fair = self.awaited * self.budget.routine_interval()
+        self._promote(now, fair)
+        best = None
+        starving = self._top(self.starving)
+        candidates = []
+        if starving is not None and starving[0] <= now:
+            candidates.append((starving[3], True))
+        oldest = self._top(self.ready)
+        if oldest is not None:
+            candidates.append((oldest[3], False))
+        wake = math.inf
+        for watch, hungry in candidates:
+            likely = self.likely(watch, now)
+            at = self.gate(now, likely, hungry)
+            if best is None or at < best[0]:
+                best = (at, watch, not likely)
+            if not likely and watch.likely_left > 0 and watch.born is not None and self.likely_from(watch) > now:
+                wake = min(wake, self.likely_from(watch))  # it becomes likely then: look again
+        top = self._top(self.pending)
+        if top is not None:
+            wake = top[0]
+        if starving is not None and starving[0] > now:
+            wake = min(wake, starving[0])
+        if best is None or wake < best[0]:
+            return (wake, None, False) if wake < math.inf else best
+        return best
+
+    def taken(self, watch: _Watch) -> None:
+        """The watch's poll goes now: void its queue entries (it is queued again after the poll)."""
+        watch.ticket += 1
+        watch.due = math.inf
 
 
 @dataclass
@@ -177,11 +414,13 @@ class FleetOutcome:
         return f"{len(problems)} of {len(self.restore_jobs)} restore jobs did not complete: {shown}"
 
 
+
 class FleetWait:
     """Wait for restore jobs (JobRefs) until each is terminal or timeout seconds have passed.
 
     client: an AtlasClient (one token or digest session for them all). per_minute: the request budget of
-    each project and endpoint set. check_mode: one read of each job, no waiting.
+    each project and endpoint set (cluster reads: CLUSTERS_BUDGET_FACTOR times it). check_mode: one read of
+    each job, no waiting.
     """
 
     def __init__(self, client, refs: list, *, timeout: float, per_minute: int = 100, wait_for_target: bool = False,
@@ -196,9 +435,9 @@ class FleetWait:
         self._clock = clock or client.clock
         self._sleep = sleep or client.sleep
         self._wall = wall
-        self._budgets: dict = {}
-        self._queues: dict = {}
+        self._lanes: dict = {}
         self._order = itertools.count()
+        self._serials = itertools.count()
         self._warnings: list = []
         self._last_poll = None
         self._cut_short = False  # some job was still awaited when its last poll was done
@@ -210,28 +449,46 @@ class FleetWait:
         # as one job's wait: the last poll starts a little before the deadline, so that it has time for its answer
         self._last_poll = last_poll = deadline - min(LAST_POLL_LEAD, self._timeout / 2)
         watches = self._watches
+        wall = self._wall()
         for ref in self._refs:
             if ref not in watches:
-                watches[ref] = _Watch(ref, ClusterBackup(self._client, ref.project_id, ref.cluster_name, ref.cluster_type))
-                self._queue(watches[ref], start, first=True)
+                watch = watches[ref] = self._new_watch(ref, ClusterBackup(self._client, ref.project_id, ref.cluster_name,
+                                                                          ref.cluster_type))
+                if ref.created_at is not None and not self._check_mode:
+                    # restore_job read it when it made it: its next poll follows the schedule from that age
+                    watch.born = start - max(0.0, wall - ref.created_at)
+                    due = watch.born + interval_after(0.0)
+                else:
+                    due = start
+                self._queue(watch, due, first=True)
         while True:
             now = self._clock()
-            chosen = self._next(now)
+            chosen = None
+            for lane in self._lanes.values():
+                choice = lane.choice(now)
+                if choice is not None and (chosen is None or choice[0] < chosen[0][0]):
+                    chosen = (choice, lane)
             if chosen is None:
                 break
-            key, at = chosen
+            (at, watch, routine), lane = chosen
             if at > last_poll:
                 self._cut_short = True
                 break
-            if at > now:
-                self._sleep(at - now)
+            if at > now or watch is None:
+                if at > now:
+                    self._sleep(at - now)
                 continue
-            due, dummy, watch = heapq.heappop(self._queues[key])
-            self._budgets[key].take(now)
+            lane.taken(watch)
+            ticket = watch.ticket
+            lane.budget.take(now, routine)
+            if not routine and watch.born is not None and watch.likely_left > 0:
+                watch.likely_left -= 1
             if watch.phase == "job":
-                self._poll_job(watch, key, due, deadline)
+                self._poll_job(watch, lane, now, deadline)
             else:
-                self._poll_target(watch, key, due, deadline)
+                self._poll_target(watch, lane, deadline)
+            if watch.ticket == ticket:
+                lane.leave(watch)  # not queued again: done, or its last poll is made
         now = self._clock()
         if self._cut_short and not self._check_mode and now < deadline:
             self._sleep(deadline - now)  # as one job's wait: it lasts its whole time; only no request starts after it
@@ -240,10 +497,22 @@ class FleetWait:
 
     # --- scheduling -----------------------------------------------------------------------------
 
+    def _new_watch(self, ref: JobRef, backup: ClusterBackup) -> _Watch:
+        return _Watch(ref, backup, next(self._serials))
+
     def _key(self, watch: _Watch) -> tuple:
         if watch.phase == "target":
             return (watch.target.project_id, CLUSTERS_SET)
         return (watch.ref.project_id, ENDPOINT_SETS[watch.ref.cluster_type])
+
+    def _lane(self, key: tuple) -> _Lane:
+        lane = self._lanes.get(key)
+        if lane is None:
+            clusters = key[1] == CLUSTERS_SET
+            lane = self._lanes[key] = _Lane(key, self._per_minute * (CLUSTERS_BUDGET_FACTOR if clusters else 1), self._clock(),
+                                            learns=not clusters and not self._check_mode)
+            lane.last_poll = self._last_poll
+        return lane
 
     def _queue(self, watch: _Watch, due: float, *, first: bool = False) -> None:
         """Queue the next poll; a poll due after the last poll time is made at that time, and after it nothing is queued."""
@@ -251,21 +520,10 @@ class FleetWait:
             self._cut_short = True
             return  # its last poll is done: it stays as last seen
         due = min(due, self._last_poll) if not first else due
-        key = self._key(watch)
-        if key not in self._budgets:
-            self._budgets[key] = RequestBudget(self._per_minute, self._clock())
-            self._queues[key] = []
-        heapq.heappush(self._queues[key], (due, next(self._order), watch))
-
-    def _next(self, now: float):
-        """(key, time) of the budget whose next poll can go first, or None when nothing is left to poll."""
-        chosen = None
-        for key, queue in self._queues.items():
-            if queue:
-                at = max(queue[0][0], self._budgets[key].ready_at(now))
-                if chosen is None or at < chosen[1]:
-                    chosen = (key, at)
-        return chosen
+        lane = self._lane(self._key(watch))
+        lane.push(watch, due, self._order)
+        if watch.phase == "job":
+            lane.predict(watch, self._clock(), self._order)
 
     def _again(self, watch: _Watch, error: AtlasError) -> None:
         """A poll that failed but may succeed later: the job's own retry, after a backoff within its schedule."""
@@ -277,18 +535,15 @@ class FleetWait:
             pause = max(pause, error.retry_after)
         self._queue(watch, now + pause)
 
-    def _failed_poll(self, watch: _Watch, key: tuple, due: float, error: AtlasError) -> bool:
+    def _failed_poll(self, watch: _Watch, lane: _Lane, error: AtlasError) -> bool:
         """Handle a poll that raised; whether the watch goes on (it has been queued again)."""
         if error.status == 429:
-            # the project's budget was spent by someone: slow that project down, keep this job's place in its queue
-            self._budgets[key].rate_limited(self._clock(), error.retry_after)
+            # the project's budget was spent by someone: slow that project down, keep this job's place (it is due)
+            lane.budget.rate_limited(self._clock(), error.retry_after)
             watch.last_error = error
-            if self._clock() < self._last_poll:
-                heapq.heappush(self._queues[key], (due, next(self._order), watch))
-            else:
-                self._cut_short = True
+            self._queue(watch, self._clock())
             return True
-        self._budgets[key].answered()
+        lane.budget.answered()
         if error.transient:
             if self._check_mode and watch.failures + 1 > self._client.max_retries:
                 watch.last_error = error
@@ -297,30 +552,48 @@ class FleetWait:
             return True
         return False
 
+    def _room(self, lane: _Lane) -> None:
+        """Wait until the lane's budget has room for one more request, and count it (a page of a list)."""
+        while True:
+            now = self._clock()
+            at = lane.budget.ready_at(now)
+            if at > self._last_poll:
+                raise AtlasError("the request budget has no room for it before the end of wait_timeout")
+            if at <= now:
+                lane.budget.take(now)
+                return
+            self._sleep(at - now)
+
     # --- polls ----------------------------------------------------------------------------------
 
-    def _poll_job(self, watch: _Watch, key: tuple, due: float, deadline: float) -> None:
+    def _poll_job(self, watch: _Watch, lane: _Lane, now: float, deadline: float) -> None:
+        watch.last_poll = now
+        watch.polled_age = watch.age(now) if watch.born is not None else None
+        lane.unpredict(watch)
         try:
             view = watch.backup.restore_job(watch.ref.job_id, deadline=deadline)
         except AtlasError as error:
-            if not self._failed_poll(watch, key, due, error):
+            if not self._failed_poll(watch, lane, error):
                 if not error.transient:
                     watch.error = str(error)
                 watch.phase = "done"
             return
-        self._budgets[key].answered()
+        lane.budget.answered()
         now = self._clock()
         watch.view, watch.last_error, watch.failures = view, None, 0
-        if watch.seen_at is None:
-            watch.seen_at, watch.age_at_sight = now, job_age(view, self._wall())
+        if watch.born is None:
+            watch.born = now - job_age(view, self._wall())
+            watch.polled_age = watch.age(now)
         if watch.ref.cluster_type == "legacy" and watch.members is None and not watch.member:
-            self._find_batch(watch, deadline)
+            self._find_batch(watch, lane, deadline)
         if view["status"] not in TERMINAL_JOB_STATUSES:
             if self._check_mode:
                 watch.phase = "done"
             else:
                 self._queue(watch, now + interval_after(watch.age(now)))
             return
+        if view["status"] == "completed":
+            lane.learn(watch.polled_age, now, self._order)
         if not self._wait_for_target or view["status"] != "completed" or watch.member:
             watch.phase = "done"
             return
@@ -339,16 +612,21 @@ class FleetWait:
         watch.target, watch.phase = target, "target"
         self._queue(watch, now)
 
-    def _find_batch(self, watch: _Watch, deadline: float) -> None:
+    def _find_batch(self, watch: _Watch, lane: _Lane, deadline: float) -> None:
         """A legacy restore of a sharded cluster is a batch (one job per shard and config server): wait for every member."""
         watch.members = []
         if not watch.view.get("batch_id"):
             return
-        key = self._key(watch)
-        self._budgets[key].take(self._clock())  # the list: one request (more when it has several pages)
         try:
-            jobs = list(watch.backup.restore_jobs(deadline=deadline))
+            jobs = []
+            self._room(lane)  # the list's first page
+            for index, view in enumerate(watch.backup.restore_jobs(deadline=deadline)):
+                if index and index % PAGE_SIZE == 0:
+                    self._room(lane)  # the next page (counted when it may come: never fewer than were sent)
+                jobs.append(view)
         except AtlasError as error:
+            if error.status == 429:
+                lane.budget.rate_limited(self._clock(), error.retry_after)
             self._warnings.append(f"{watch.ref.cluster_name} job {watch.ref.job_id}: the other jobs of its legacy batch could not "
                                   f"be listed ({error}): only this one is waited for")
             return
@@ -359,27 +637,29 @@ class FleetWait:
             ref = JobRef(watch.ref.project_id, watch.ref.cluster_name, "legacy", view["id"])
             member = self._watches.get(ref)
             if member is None:
-                member = self._watches[ref] = _Watch(ref, watch.backup)
+                member = self._watches[ref] = self._new_watch(ref, watch.backup)
                 member.member, member.members = True, []
-                member.view, member.seen_at, member.age_at_sight = view, now, job_age(view, self._wall())
+                member.view, member.born = view, now - job_age(view, self._wall())
+                member.last_poll, member.polled_age = now, member.age(now)
                 if view["status"] not in TERMINAL_JOB_STATUSES and not self._check_mode:
                     self._queue(member, now + interval_after(member.age(now)))
             watch.members.append(member)
 
-    def _poll_target(self, watch: _Watch, key: tuple, due: float, deadline: float) -> None:
+    def _poll_target(self, watch: _Watch, lane: _Lane, deadline: float) -> None:
+        watch.last_poll = self._clock()
         try:
             cluster = watch.target.cluster(deadline=deadline)
         except AtlasError as error:
             if error.status == 403:
-                self._budgets[key].answered()
+                lane.budget.answered()
                 self._warnings.append(f"{watch.ref.cluster_name} job {watch.ref.job_id}: the target cluster "
                                       f"{watch.target.cluster_name} could not be read ({error}), so target_ready_at is null")
                 watch.phase, watch.target_unknown = "done", True
-            elif not self._failed_poll(watch, key, due, error):
+            elif not self._failed_poll(watch, lane, error):
                 watch.error = f"the target {watch.target.cluster_name} could not be read: {error}"
                 watch.phase = "done"
             return
-        self._budgets[key].answered()
+        lane.budget.answered()
         now = self._clock()
         watch.last_error, watch.failures = None, 0
         watch.target_seen = target_state(cluster)
@@ -412,8 +692,8 @@ class FleetWait:
             if outcome == "target_not_ready":
                 summary["target_not_ready"] += 1
         return FleetOutcome(entries, outcomes, summary, elapsed, list(self._warnings),
-                            {key: budget.sent for key, budget in self._budgets.items()},
-                            {key: budget.limited for key, budget in self._budgets.items()})
+                            {key: lane.budget.sent for key, lane in self._lanes.items()},
+                            {key: lane.budget.limited for key, lane in self._lanes.items()})
 
     def _entry(self, watch: _Watch, outcome: str, members: list = ()) -> dict:
         ref = watch.ref

@@ -14,9 +14,9 @@ description:
   - Each job is polled on its own schedule, after a tenth of its age (at least 2 and at most 60 seconds later), as
     M(atlasops.backup.restore_job) does with O(atlasops.backup.restore_job#module:wait=true). So a fleet waits as long as its
     slowest restore, not as long as the sum.
-  - The polls of one project and endpoint set (Cloud Backups for dedicated, serverless and legacy jobs, flex restore jobs,
-    and cluster reads) never exceed O(max_requests_per_minute). A rate limit (HTTP 429) for one project slows that project
-    alone; the jobs of other projects go on at their pace.
+  - The polls of one project and endpoint set (Cloud Backups for dedicated, serverless and legacy jobs, flex restore jobs)
+    never exceed O(max_requests_per_minute) in any 60 seconds (cluster reads, ten times that). A rate limit (HTTP 429) for
+    one project slows that project alone; the jobs of other projects go on at their pace.
   - Built for the role C(atlasops.backup.restore) over an inventory of clusters, where one task waits for the jobs of all
     hosts of a batch; usable on its own after M(atlasops.backup.restore_job) runs without O(atlasops.backup.restore_job#module:wait).
 author:
@@ -56,6 +56,10 @@ options:
     description:
       - The restore jobs to wait for, each a dict with C(job_id) (alias C(restore_job_id)) and optionally C(project_id)
         (alias C(group_id)), C(cluster_name) and C(cluster_type); the keys left out come from the options above.
+      - Optionally C(created_at), when Atlas made the job (ISO 8601 with a timezone, for example
+        C(2026-12-02T03:00:00Z), as M(atlasops.backup.restore_job) returns it in RV(atlasops.backup.restore_job#module:restore_job.created_at)).
+        The job's age is then known before its first read, so its first poll follows its schedule instead of every job
+        being read at once at the start; give it for fleets of more than a few jobs. Null is the same as leaving it out.
       - Every entry is checked before any request; a bad entry is named by its index.
       - A job named twice is polled once.
       - A legacy restore of a sharded cluster makes one job per shard and config server; each entry waits for the job it
@@ -83,6 +87,12 @@ options:
       - Atlas refills each project's bucket with 500 calls a minute, shared with every other tool working on that project and
         with every other slice of an AWX job (divide the budget by the number of slices).
       - No 60-second window sees more requests than this; with many jobs, each is polled less often than its schedule asks.
+      - Polls of jobs that are probably still running use at most half of it, spread evenly; the rest is kept for the polls
+        likely to find a job ended (a job that reaches the age at which another job of the same project was seen completed).
+        The job most likely to have ended, the oldest, goes first, and no job waits longer than its schedule or its fair share
+        of the budget, whichever is longer.
+      - Cluster reads (O(wait_for_target=true)) have a budget of their own, ten times this per project, because Atlas's
+        Clusters bucket is ten times its Cloud Backups bucket, so this is the same share of Atlas's limit.
     type: int
     default: 100
   revoke_token:
@@ -114,7 +124,8 @@ EXAMPLES = r"""
 
 - name: Name each started job with its cluster
   ansible.builtin.set_fact:
-    fleet_jobs: "{{ fleet_jobs | default([]) + [{'cluster_name': item.item.source, 'job_id': item.restore_job.id}] }}"
+    fleet_jobs: "{{ fleet_jobs | default([]) + [{'cluster_name': item.item.source, 'job_id': item.restore_job.id,
+                                                  'created_at': item.restore_job.created_at}] }}"
   loop: "{{ started.results }}"
 
 - name: Wait for all of them together
@@ -128,7 +139,7 @@ EXAMPLES = r"""
     project_id: 5f1a2b3c4d5e6f7a8b9c0d1e
     jobs:
       - {cluster_name: orders, job_id: 6741a2b3c4d5e6f7a8b9c0d1}
-      - {cluster_name: billing, job_id: 6741a2b3c4d5e6f7a8b9c0d2}
+      - {cluster_name: billing, job_id: 6741a2b3c4d5e6f7a8b9c0d2, created_at: "2026-12-02T03:00:00Z"}
       - {project_id: 6a1a2b3c4d5e6f7a8b9c0d1e, cluster_name: catalog, cluster_type: flex, job_id: 6741a2b3c4d5e6f7a8b9c0d3}
     wait_timeout: 10800
     wait_for_target: true
@@ -226,12 +237,13 @@ waited_seconds:
 from ansible_collections.atlasops.backup.plugins.module_utils._endpoints import CLUSTER_TYPES
 from ansible_collections.atlasops.backup.plugins.module_utils._fleet import SUMMARY_KEYS, FleetWait, JobRef
 from ansible_collections.atlasops.backup.plugins.module_utils._module import CONNECTION_ARGSPEC, AtlasModule
+from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_point_in_time
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import (
     InvalidInputError, check_cluster_name, check_hex24, shown,
 )
 
 _ENTRY_KEYS = {"job_id": "job_id", "restore_job_id": "job_id", "project_id": "project_id", "group_id": "project_id",
-               "cluster_name": "cluster_name", "cluster_type": "cluster_type"}
+               "cluster_name": "cluster_name", "cluster_type": "cluster_type", "created_at": "created_at"}
 
 
 def job_refs(jobs, defaults: dict) -> list:
@@ -246,8 +258,8 @@ def job_refs(jobs, defaults: dict) -> list:
         values = {}
         for key, value in entry.items():
             if key not in _ENTRY_KEYS:
-                raise InvalidInputError(f"{where} has an unknown key {shown(key)}: allowed are job_id, project_id, cluster_name and "
-                                        "cluster_type")
+                raise InvalidInputError(f"{where} has an unknown key {shown(key)}: allowed are job_id, project_id, cluster_name, "
+                                        "cluster_type and created_at")
             name = _ENTRY_KEYS[key]
             if name in values and values[name] != value:
                 raise InvalidInputError(f"{where} gives {name} twice, with different values")
@@ -267,7 +279,15 @@ def job_refs(jobs, defaults: dict) -> list:
         cluster_type = values["cluster_type"] or "dedicated"
         if cluster_type not in CLUSTER_TYPES:
             raise InvalidInputError(f"{where}.cluster_type must be one of {', '.join(CLUSTER_TYPES)}, got {shown(cluster_type)}")
-        refs.append(JobRef(values["project_id"], values["cluster_name"], cluster_type, values["job_id"]))
+        created_at = None
+        if values.get("created_at") is not None:
+            if not isinstance(values["created_at"], str):
+                raise InvalidInputError(f"{where}.created_at must be an ISO 8601 date and time such as 2026-12-02T03:00:00Z, "
+                                        f"got {shown(values['created_at'])}")
+            # Atlas's clock may be a little ahead of ours: a time in the future is an age of 0, not an error
+            created_at = float(parse_point_in_time(f"{where}.created_at", values["created_at"], allow_future=True,
+                                                   whole_seconds=False))
+        refs.append(JobRef(values["project_id"], values["cluster_name"], cluster_type, values["job_id"], created_at=created_at))
     return refs
 
 

@@ -32,12 +32,28 @@ def test_entries_take_the_keys_they_leave_out_from_the_options():
     ({"job_id": JOB, "restore_job_id": "b" * 24}, ["jobs[1] gives job_id twice"]),
     ("6741a2b3c4d5e6f7a8b9c0d1", ["jobs[1] must be a dict"]),
     ({"job_id": 12}, ["jobs[1]: job_id must be a string"]),
+    ({"job_id": JOB, "created_at": "yesterday"}, ["jobs[1].created_at", "not an ISO 8601"]),
+    ({"job_id": JOB, "created_at": "2026-12-02T03:00:00"}, ["jobs[1].created_at", "no timezone"]),
+    ({"job_id": JOB, "created_at": 1790000000}, ["jobs[1].created_at must be an ISO 8601"]),
+    ({"job_id": JOB, "created_at": "1999-01-01T00:00:00Z"}, ["jobs[1].created_at", "before 2008"]),
 ])
 def test_a_bad_entry_is_named_by_its_index(entry, words):
     with pytest.raises(InvalidInputError) as caught:
         job_refs([{"job_id": JOB}, entry], DEFAULTS)
     for word in words:
         assert word in str(caught.value)
+
+
+def test_created_at_gives_the_job_its_age_and_does_not_tell_two_entries_apart():
+    refs = job_refs([{"job_id": JOB, "created_at": "2026-12-02T03:00:00Z"}, {"job_id": JOB, "created_at": None},
+                     {"job_id": JOB, "created_at": "2026-12-02T04:00:00.5+01:00"}, {"job_id": JOB}], DEFAULTS)
+    assert [ref.created_at for ref in refs] == [1796180400.0, None, 1796180400.5, None]
+    assert len(set(refs)) == 1, "one job named with and without created_at is still one job"
+
+
+def test_a_created_at_ahead_of_our_clock_is_not_refused():
+    (ref,) = job_refs([{"job_id": JOB, "created_at": "2999-01-01T00:00:00Z"}], DEFAULTS)
+    assert ref.created_at == 32472144000.0
 
 
 def test_an_entry_without_a_project_anywhere_says_where_to_give_it():
