@@ -178,7 +178,7 @@ functional: venv collection ## pytest tests/functional (the emulator and real an
 # The playbook-driven tests once more with ansible-core 2.16 running the playbooks (its templating
 # has no native types, which roles must survive).
 FUNCTIONAL_CORE216 := tests/functional/test_role.py tests/functional/test_role_values.py tests/functional/test_role_rerun.py \
-	tests/functional/test_restore_job.py \
+	tests/functional/test_restore_job.py tests/functional/test_role_fleet.py tests/functional/test_fleet.py \
 	tests/functional/test_info_modules.py tests/functional/test_hostile_inputs.py tests/functional/test_never_twice.py
 
 functional-core2.16: venv216 collection ## the playbook-driven functional tests on ansible-core 2.16

@@ -21,6 +21,8 @@ A 429 pauses and slows the lane's budget alone: the others go on. Requests are t
 client's retries would pause every job for one): a failed poll is the job's own, tried again after a backoff,
 and only the deadline or an error that will not pass (401, 403, 404) ends its wait.
 
+When each request may go (the lanes and their budgets) is _fleet_lanes.py; this file polls and judges the answers.
+
 No Ansible inside; clock, sleep and wall (epoch seconds, for job ages) are injectable for tests.
 
 PRIVATE to this collection: may change at any time.
@@ -28,17 +30,15 @@ PRIVATE to this collection: may change at any time.
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import itertools
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from ansible_collections.atlasops.backup.plugins.module_utils._backup import ClusterBackup
 from ansible_collections.atlasops.backup.plugins.module_utils._client import PAGE_SIZE
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
+from ansible_collections.atlasops.backup.plugins.module_utils._fleet_lanes import Lane
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import batch_of
 from ansible_collections.atlasops.backup.plugins.module_utils._target import target_is_ready, target_state
 from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc
@@ -56,108 +56,6 @@ SUMMARY_KEYS = ("total", "completed", "failed", "cancelled", "expired", "timed_o
 RETRY_FIRST = 1.0
 # How an entry whose job is a legacy batch ends: the first of these that any member has.
 _WORST_OUTCOME_FIRST = ("unreadable", "failed", "cancelled", "expired", "timed_out", "target_not_ready", "completed")
-# A 429 pauses its budget as long as Retry-After asks, or without one 1, 2, 4 ... s, at most this long.
-LIMITED_PAUSE_CEILING = 60.0
-WINDOW = 60.0
-# A request goes this long after the one it waits for has left the window, so that no rounding of the clock puts
-# both in one window.
-WINDOW_MARGIN = 1e-6
-# Polls of jobs that are probably still running use at most this share of a budget, spread evenly.
-ROUTINE_SHARE = 0.5
-# Polls of a job that reaches the fleet's end age that count as likely to find it ended: the predicted one and the
-# next (the end age is learned to within one poll interval); after them its polls are routine again.
-LIKELY_POLLS = 2
-# Atlas gives a job's creation time to the second: a predicted poll goes this long after the end age, so that a job
-# made late in its second is not polled before it can have ended.
-AGE_RESOLUTION = 1.0
-
-
-class RequestBudget:
-    """At most `limit` requests in any 60 s window of one project and endpoint set: a log of send times.
-
-    A 429 pauses it (Retry-After, or 1, 2, 4 ... s without one) and halves its limit (down to an eighth of
-    per_minute); each answer that is not a 429 gives a tenth of per_minute back. Routine polls (see
-    FleetWait) also draw from a pacer of their own: routine_share of the limit a minute, spread evenly.
-    """
-
-    def __init__(self, per_minute: int, now: float, routine_share: float = ROUTINE_SHARE):
-        self.per_minute = per_minute
-        self.limit = float(per_minute)
-        self.paused_until = now
-        self.sent = 0
-        self.limited = 0  # 429s seen
-        self._strikes = 0  # 429s in a row
-        self._log: deque = deque()  # send times of the requests of the last 60 s
-        self._routine_share = routine_share
-        self._routine_burst = 1.0
-        self._routine_level = self._routine_burst
-        self._routine_updated = now
-
-    def allowed(self) -> int:
-        """Requests a window may hold now."""
-        return max(1, int(self.limit + 1e-9))
-
-    def in_window(self, now: float) -> int:
-        """Requests sent in the 60 s up to now."""
-        log = self._log
-        while log and log[0] <= now - WINDOW:
-            log.popleft()
-        return len(log)
-
-    def next_expiry(self, now: float) -> float:
-        """When the oldest request of the window leaves it (now + 60 s when the window is empty)."""
-        self.in_window(now)
-        return (self._log[0] if self._log else now) + WINDOW + WINDOW_MARGIN
-
-    def ready_at(self, now: float) -> float:
-        """When the next request may go."""
-        count, allowed = self.in_window(now), self.allowed()
-        at = now
-        if count >= allowed:
-            # the window must lose count - allowed + 1 requests, the oldest first
-            at = self._log[count - allowed] + WINDOW + WINDOW_MARGIN
-        return max(at, self.paused_until)
-
-    def routine_at(self, now: float) -> float:
-        """When the routine pacer lets the next routine poll go (the window aside)."""
-        self._refill_routine(now)
-        if self._routine_level >= 1.0:
-            return now
-        return now + (1.0 - self._routine_level) / self._routine_rate()
-
-    def routine_interval(self) -> float:
-        """Seconds between two routine polls at the pacer's rate."""
-        return 1.0 / self._routine_rate()
-
-    def take(self, now: float, routine: bool = False) -> None:
-        self.in_window(now)
-        self._log.append(now)
-        self.sent += 1
-        if routine:
-            self._refill_routine(now)
-            self._routine_level -= 1.0
-
-    def rate_limited(self, now: float, retry_after: float | None) -> None:
-        self.limited += 1
-        self._strikes += 1
-        # Atlas's Retry-After says when its bucket has room again; without one, back off harder each time
-        pause = retry_after if retry_after is not None else min(LIMITED_PAUSE_CEILING, 2.0 ** (self._strikes - 1))
-        self.paused_until = max(self.paused_until, now + pause)
-        self.limit = max(self.per_minute / 8, self.limit / 2)
-        self._refill_routine(now)
-        self._routine_level = min(self._routine_level, 0.0)
-
-    def answered(self) -> None:
-        self._strikes = 0
-        self.limit = min(float(self.per_minute), self.limit + self.per_minute / 10)
-
-    def _routine_rate(self) -> float:
-        return max(self.limit, 1.0) * self._routine_share / WINDOW
-
-    def _refill_routine(self, now: float) -> None:
-        if now > self._routine_updated:
-            self._routine_level = min(self._routine_burst, self._routine_level + (now - self._routine_updated) * self._routine_rate())
-            self._routine_updated = now
 
 
 @dataclass(frozen=True)
@@ -224,166 +122,6 @@ class _Watch:
         return status
 
 
-class _Lane:
-    """The polls of one project and endpoint set: one budget, the queues, and what the fleet taught about its ends.
-
-    pending holds polls not yet due (by due time); ready the due ones, the oldest job first; starving the due
-    ones by when they have waited too long. Entries of an older ticket than their watch's are void.
-    """
-
-    def __init__(self, key: tuple, per_minute: int, now: float, *, learns: bool):
-        self.key = key
-        self.budget = RequestBudget(per_minute, now)
-        self.learns = learns  # restore-job lanes learn the fleet's end age; cluster reads are all likely to find it ready
-        self.pending: list = []
-        self.ready: list = []
-        self.starving: list = []
-        self.awaited = 0  # watches whose next poll is in this lane
-        self.watches: list = []  # every watch that was ever in this lane
-        self._known: set = set()  # their serials
-        self.end_age = None  # the least age at which a job of this lane was seen completed
-        self.predicted: list = []  # sorted (time, serial) of the predicted polls not yet made
-        self.last_poll = math.inf  # when the wait's last polls go
-
-    # --- queues ---
-
-    def push(self, watch: _Watch, due: float, order) -> None:
-        if watch.lane is not self:
-            if watch.lane is not None:
-                watch.lane.awaited -= 1
-            if watch.serial not in self._known:
-                self._known.add(watch.serial)
-                self.watches.append(watch)
-            watch.lane = self
-            self.awaited += 1
-        watch.ticket += 1
-        watch.due = due
-        heapq.heappush(self.pending, (due, next(order), watch.ticket, watch))
-
-    def leave(self, watch: _Watch) -> None:
-        """The watch has no next poll here."""
-        if watch.lane is self:
-            self.awaited -= 1
-            watch.lane = None
-        watch.ticket += 1
-        self.unpredict(watch)
-
-    def _promote(self, now: float, fair: float) -> None:
-        pending = self.pending
-        while pending and (pending[0][3].ticket != pending[0][2] or pending[0][0] <= now):
-            dummy, order, ticket, watch = heapq.heappop(pending)
-            if watch.ticket != ticket:
-                continue
-            born = watch.born if watch.born is not None else -math.inf
-            heapq.heappush(self.ready, (born, order, ticket, watch))
-            heapq.heappush(self.starving, (self._starve_at(watch, fair), order, ticket, watch))
-
-    def _starve_at(self, watch: _Watch, fair: float) -> float:
-        """When the watch has waited too long: its schedule or its fair share of the routine budget, whichever is longer."""
-        last = watch.last_poll if watch.last_poll is not None else watch.born
-        if last is None:
-            return -math.inf
-        return last + max(interval_after(watch.polled_age or 0.0), fair)
-
-    @staticmethod
-    def _top(heap: list):
-        while heap and heap[0][3].ticket != heap[0][2]:
-            heapq.heappop(heap)
-        return heap[0] if heap else None
-
-    # --- what the fleet teaches ---
-
-    def likely(self, watch: _Watch, now: float) -> bool:
-        """Whether a poll of the watch now is likely to find its job ended (or its target ready)."""
-        if not self.learns or now >= self.last_poll:
-            return True  # cluster reads; and the last polls of the wait, its last chance to see the jobs end
-        if watch.born is None:
-            # its first read, nothing known of it yet: at once while the window is at most half full, then routine
-            return self.budget.in_window(now) < self.budget.allowed() * (1.0 - ROUTINE_SHARE)
-        return self.end_age is not None and watch.likely_left > 0 and now + 1e-9 >= self.likely_from(watch)
-
-    def likely_from(self, watch: _Watch) -> float:
-        """When the watch reaches the fleet's end age (its predicted end)."""
-        return watch.born + self.end_age + AGE_RESOLUTION
-
-    def learn(self, age: float, now: float, order) -> None:
-        """A job of this lane was seen completed at this age: the others are polled when they reach it."""
-        if not self.learns or (self.end_age is not None and age >= self.end_age):
-            return
-        self.end_age = age
-        for watch in self.watches:
-            if watch.lane is self and watch.phase == "job" and watch.born is not None:
-                self.predict(watch, now, order)
-
-    def predict(self, watch: _Watch, now: float, order) -> None:
-        """Queue the watch's predicted poll, at the age the fleet's jobs end, if it was not yet polled at that age."""
-        self.unpredict(watch)
-        if self.end_age is None or watch.born is None or (watch.polled_age is not None and watch.polled_age >= self.end_age):
-            return
-        at = max(now, self.likely_from(watch))
-        watch.predicted, watch.likely_left = (at, watch.serial), LIKELY_POLLS
-        bisect.insort(self.predicted, watch.predicted)
-        if at < watch.due:
-            self.push(watch, at, order)
-
-    def unpredict(self, watch: _Watch) -> None:
-        if watch.predicted is not None:
-            index = bisect.bisect_left(self.predicted, watch.predicted)
-            if index < len(self.predicted) and self.predicted[index] == watch.predicted:
-                del self.predicted[index]
-            watch.predicted = None
-
-    # --- choosing the next poll ---
-
-    def gate(self, now: float, likely: bool, starving: bool) -> float:
-        """When a poll of this kind may go."""
-        budget = self.budget
-        at = budget.ready_at(now)
-        if likely:
-            return at
-        at = max(at, budget.routine_at(now))
-        if not starving:
-            # leave room in the window for the predicted polls of the coming minute
-            reserved = bisect.bisect_right(self.predicted, (now + WINDOW, math.inf))
-            if budget.in_window(now) + reserved >= budget.allowed():
-                at = max(at, budget.next_expiry(now))
-        return at
-
-    def choice(self, now: float):
-        """(time, watch, routine) of the next poll of this lane, (time, None, False) to look again then, or None."""
-        fair = self.awaited * self.budget.routine_interval()
-        self._promote(now, fair)
-        best = None
-        starving = self._top(self.starving)
-        candidates = []
-        if starving is not None and starving[0] <= now:
-            candidates.append((starving[3], True))
-        oldest = self._top(self.ready)
-        if oldest is not None:
-            candidates.append((oldest[3], False))
-        wake = math.inf
-        for watch, hungry in candidates:
-            likely = self.likely(watch, now)
-            at = self.gate(now, likely, hungry)
-            if best is None or at < best[0]:
-                best = (at, watch, not likely)
-            if not likely and watch.likely_left > 0 and watch.born is not None and self.likely_from(watch) > now:
-                wake = min(wake, self.likely_from(watch))  # it becomes likely then: look again
-        top = self._top(self.pending)
-        if top is not None:
-            wake = top[0]
-        if starving is not None and starving[0] > now:
-            wake = min(wake, starving[0])
-        if best is None or wake < best[0]:
-            return (wake, None, False) if wake < math.inf else best
-        return best
-
-    def taken(self, watch: _Watch) -> None:
-        """The watch's poll goes now: void its queue entries (it is queued again after the poll)."""
-        watch.ticket += 1
-        watch.due = math.inf
-
-
 @dataclass
 class FleetOutcome:
     restore_jobs: list  # one entry per input job, in input order
@@ -412,7 +150,6 @@ class FleetOutcome:
             return None
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         return f"{len(problems)} of {len(self.restore_jobs)} restore jobs did not complete: {shown}"
-
 
 
 class FleetWait:
@@ -505,11 +242,11 @@ class FleetWait:
             return (watch.target.project_id, CLUSTERS_SET)
         return (watch.ref.project_id, ENDPOINT_SETS[watch.ref.cluster_type])
 
-    def _lane(self, key: tuple) -> _Lane:
+    def _lane(self, key: tuple) -> Lane:
         lane = self._lanes.get(key)
         if lane is None:
             clusters = key[1] == CLUSTERS_SET
-            lane = self._lanes[key] = _Lane(key, self._per_minute * (CLUSTERS_BUDGET_FACTOR if clusters else 1), self._clock(),
+            lane = self._lanes[key] = Lane(key, self._per_minute * (CLUSTERS_BUDGET_FACTOR if clusters else 1), self._clock(),
                                             learns=not clusters and not self._check_mode)
             lane.last_poll = self._last_poll
         return lane
@@ -535,7 +272,7 @@ class FleetWait:
             pause = max(pause, error.retry_after)
         self._queue(watch, now + pause)
 
-    def _failed_poll(self, watch: _Watch, lane: _Lane, error: AtlasError) -> bool:
+    def _failed_poll(self, watch: _Watch, lane: Lane, error: AtlasError) -> bool:
         """Handle a poll that raised; whether the watch goes on (it has been queued again)."""
         if error.status == 429:
             # the project's budget was spent by someone: slow that project down, keep this job's place (it is due)
@@ -552,7 +289,7 @@ class FleetWait:
             return True
         return False
 
-    def _room(self, lane: _Lane) -> None:
+    def _room(self, lane: Lane) -> None:
         """Wait until the lane's budget has room for one more request, and count it (a page of a list)."""
         while True:
             now = self._clock()
@@ -566,7 +303,7 @@ class FleetWait:
 
     # --- polls ----------------------------------------------------------------------------------
 
-    def _poll_job(self, watch: _Watch, lane: _Lane, now: float, deadline: float) -> None:
+    def _poll_job(self, watch: _Watch, lane: Lane, now: float, deadline: float) -> None:
         watch.last_poll = now
         watch.polled_age = watch.age(now) if watch.born is not None else None
         lane.unpredict(watch)
@@ -612,7 +349,7 @@ class FleetWait:
         watch.target, watch.phase = target, "target"
         self._queue(watch, now)
 
-    def _find_batch(self, watch: _Watch, lane: _Lane, deadline: float) -> None:
+    def _find_batch(self, watch: _Watch, lane: Lane, deadline: float) -> None:
         """A legacy restore of a sharded cluster is a batch (one job per shard and config server): wait for every member."""
         watch.members = []
         if not watch.view.get("batch_id"):
@@ -645,7 +382,7 @@ class FleetWait:
                     self._queue(member, now + interval_after(member.age(now)))
             watch.members.append(member)
 
-    def _poll_target(self, watch: _Watch, lane: _Lane, deadline: float) -> None:
+    def _poll_target(self, watch: _Watch, lane: Lane, deadline: float) -> None:
         watch.last_poll = self._clock()
         try:
             cluster = watch.target.cluster(deadline=deadline)

@@ -10,7 +10,8 @@ import pytest
 
 from ansible_collections.atlasops.backup.plugins.module_utils._client import _NoRetries
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
-from ansible_collections.atlasops.backup.plugins.module_utils._fleet import FleetWait, JobRef, RequestBudget
+from ansible_collections.atlasops.backup.plugins.module_utils._fleet import FleetWait, JobRef
+from ansible_collections.atlasops.backup.plugins.module_utils._fleet_lanes import RequestBudget
 
 WALL0 = 1_790_000_000  # the fake wall clock at clock() == 0
 PROJECT_A = "5f1a2b3c4d5e6f7a8b9c0d1e"
