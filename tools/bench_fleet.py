@@ -59,7 +59,8 @@ def phases(run) -> list:
 
 
 class FleetBench:
-    def __init__(self, emulator: EmulatorProcess, workspace: Workspace, forks: int, job_seconds: float):
+    def __init__(self, emulator: EmulatorProcess, workspace: Workspace, forks: int, job_seconds: float, budget: int | None = None):
+        self.budget = budget  # restore_max_requests_per_minute, or None for the role's default
         self.admin = emulator.admin
         self.ws = workspace
         self.forks = forks
@@ -114,7 +115,8 @@ class FleetBench:
             "hosts": hosts}}}}))
         run = self.ws.run(playbook="atlasops.backup.dr_restore", inventory=str(inventory), credentials="service_account",
                           env=self.env(f"runbook{count}"), args=("--forks", str(self.forks)), timeout=3600,
-                          extra_vars={"restore_hosts": "atlas_clusters"})
+                          extra_vars=dict({"restore_hosts": "atlas_clusters"},
+                                          **({"restore_max_requests_per_minute": self.budget} if self.budget else {})))
         starts = [entry["end"] for entry in run.results if entry["task"].endswith("Start the restore (or re-use the matching job) and wait for it")]
         completed = sum(1 for entry in run.results if entry["task"].endswith("Record the result")
                         and (entry["result"].get("ansible_facts", {}).get("restore_result", {}).get("restore_job") or {}).get("status")
@@ -169,6 +171,7 @@ def main(argv=None) -> int:
     parser.add_argument("--forks", type=int, default=5)
     parser.add_argument("--job-seconds", type=float, default=30.0)
     parser.add_argument("--no-anchor", action="store_true", help="skip the module-loop anchor")
+    parser.add_argument("--budget", type=int, help="restore_max_requests_per_minute for the runbook (default: the role's, 100)")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     info = machine()
@@ -176,7 +179,7 @@ def main(argv=None) -> int:
     spec = find_spec()
     with tempfile.TemporaryDirectory(prefix="atlasops-bench-fleet-") as workdir, \
             EmulatorProcess(spec=spec if spec else False, job_seconds=args.job_seconds) as emulator:
-        bench = FleetBench(emulator, Workspace(Path(workdir), emulator.url), args.forks, args.job_seconds)
+        bench = FleetBench(emulator, Workspace(Path(workdir), emulator.url), args.forks, args.job_seconds, args.budget)
         one = bench.one_restore()
         print(f"== one restore: {one:.1f} s", flush=True)
         rows = []
