@@ -246,8 +246,8 @@ class FleetWait:
         lane = self._lanes.get(key)
         if lane is None:
             clusters = key[1] == CLUSTERS_SET
-            lane = self._lanes[key] = Lane(key, self._per_minute * (CLUSTERS_BUDGET_FACTOR if clusters else 1), self._clock(),
-                                            learns=not clusters and not self._check_mode)
+            per_minute = self._per_minute * (CLUSTERS_BUDGET_FACTOR if clusters else 1)
+            lane = self._lanes[key] = Lane(key, per_minute, self._clock(), learns=not clusters and not self._check_mode)
             lane.last_poll = self._last_poll
         return lane
 

@@ -94,7 +94,7 @@ options:
     version_added: 0.2.0
   sharded:
     description:
-      - With O(latest_snapshot) or O(snapshot_before), a dedicated sharded cluster: use the sharded-cluster snapshot list.
+      - With O(latest_snapshot) or O(snapshot_before), use the sharded-cluster snapshot list (dedicated sharded clusters).
     type: bool
     default: false
     version_added: 0.2.0
