@@ -57,7 +57,7 @@ options:
       - The restore jobs to wait for, each a dict with C(job_id) (alias C(restore_job_id)) and optionally C(project_id)
         (alias C(group_id)), C(cluster_name) and C(cluster_type); the keys left out come from the options above.
       - Optionally C(created_at), when Atlas made the job (ISO 8601 with a timezone, for example
-        C(2026-12-02T03:00:00Z), as M(atlasops.backup.restore_job) returns it in RV(atlasops.backup.restore_job#module:restore_job.created_at)).
+        C(2026-12-02T03:00:00Z), as M(atlasops.backup.restore_job) returns it in C(restore_job.created_at)).
         The job's age is then known before its first read, so its first poll follows its schedule instead of every job
         being read at once at the start; give it for fleets of more than a few jobs. Null is the same as leaving it out.
       - Every entry is checked before any request; a bad entry is named by its index.
