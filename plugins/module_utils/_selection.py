@@ -78,7 +78,7 @@ def decide(request, policy: SnapshotPolicy, jobs: list, snapshots, *, now: float
     satisfies = policy.before is None or own is not None
     if job.get("status") not in TERMINAL_JOB_STATUSES:
         return Selection(ATTACH if satisfies else REFUSE_RUNNING, snapshot=own, job=job, satisfies=satisfies)
-    ended = parse_atlas_time(job.get("finished_at") or job.get("restore_finished_date") or job.get("created_at"))
+    ended = parse_atlas_time(job.get("finished_at") or job.get("created_at"))  # the views normalize each family's end
     age = int(now - ended) if ended is not None else None
     reusable = satisfies and age is not None and age <= policy.reuse_window
     return Selection(REUSE if reusable else REFUSE_OLD, snapshot=own, job=job, age_seconds=age, satisfies=satisfies)

@@ -11,20 +11,36 @@ from ansible_collections.atlasops.backup.plugins.module_utils._time import parse
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
 
 
+def check_sharded(sharded: bool, cluster_type: str) -> None:
+    if sharded and cluster_type != "dedicated":
+        raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {cluster_type}")
+
+
+def parse_before(name: str, value) -> float | None:
+    """A snapshot time limit as epoch seconds (None when not given)."""
+    if value is None:
+        return None
+    # it only filters what Atlas lists: a fraction of a second is fine there
+    return parse_point_in_time(name, value, allow_future=True, whole_seconds=False)
+
+
+def list_query(cluster_type: str, completed_only: bool) -> dict | None:
+    """The query of the snapshot list: the legacy list leaves incomplete snapshots out unless asked for them."""
+    if cluster_type != "legacy":
+        return None
+    return {"completed": "true" if completed_only else "all"}
+
+
 def check_snapshot_options(params: dict) -> float | None:
     """Refuse what the cluster type does not have; return `before` as epoch seconds (or None)."""
     cluster_type = params["cluster_type"]
     check_hex24("snapshot_id", params["snapshot_id"])
-    if params["sharded"] and cluster_type != "dedicated":
-        raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {cluster_type}")
+    check_sharded(params["sharded"], cluster_type)
     if params["snapshot_type"] and cluster_type in ("flex", "legacy"):
         raise InvalidInputError(f"{cluster_type} snapshots have no type: leave snapshot_type out")
     if params["snapshot_type"] == "fallback" and cluster_type != "dedicated":
         raise InvalidInputError("only dedicated clusters have fallback snapshots")
-    if params["before"] is None:
-        return None
-    # `before` only filters what Atlas lists: a fraction of a second is fine there.
-    return parse_point_in_time("before", params["before"], allow_future=True, whole_seconds=False)
+    return parse_before("before", params["before"])
 
 
 def select(snapshots, *, completed_only: bool, snapshot_type: str | None, before: float | None) -> list:

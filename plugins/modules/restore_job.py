@@ -404,7 +404,7 @@ from ansible_collections.atlasops.backup.plugins.module_utils._preflight import 
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import Restorer, restore_request
 from ansible_collections.atlasops.backup.plugins.module_utils._safety import UNWAITED_TIMEOUT, SafetySnapshot, refusal as safety_refusal
 from ansible_collections.atlasops.backup.plugins.module_utils._selection import REFUSALS, SnapshotPolicy, decide, refusal_message
-from ansible_collections.atlasops.backup.plugins.module_utils._time import parse_point_in_time
+from ansible_collections.atlasops.backup.plugins.module_utils._snapshots import check_sharded, list_query, parse_before
 from ansible_collections.atlasops.backup.plugins.module_utils._validation import InvalidInputError, check_hex24
 from ansible_collections.atlasops.backup.plugins.module_utils._views import DELIVERY_TYPES
 
@@ -486,14 +486,10 @@ def snapshot_policy(params: dict, creating: bool) -> SnapshotPolicy | None:
     if not creating:
         raise InvalidInputError("latest_snapshot and snapshot_before choose the snapshot of a new restore: not with job_id or "
                                 "state=absent")
-    if params["sharded"] and params["cluster_type"] != "dedicated":
-        raise InvalidInputError(f"sharded applies to dedicated clusters only, not to cluster_type {params['cluster_type']}")
+    check_sharded(params["sharded"], params["cluster_type"])
     if params["reuse_window"] < 0:
         raise InvalidInputError("reuse_window must be at least 0")
-    before = None
-    if params["snapshot_before"] is not None:
-        before = parse_point_in_time("snapshot_before", params["snapshot_before"], allow_future=True, whole_seconds=False)
-    return SnapshotPolicy(before=before, reuse_window=params["reuse_window"])
+    return SnapshotPolicy(before=parse_before("snapshot_before", params["snapshot_before"]), reuse_window=params["reuse_window"])
 
 
 def start(atlas, backup, restorer, request, skip, safety, policy):
@@ -523,7 +519,8 @@ def start(atlas, backup, restorer, request, skip, safety, policy):
             target_backup, target = None, None
     snapshot_missing = False
     if policy is None and request.snapshot_id:
-        result["snapshot"], snapshot_missing = given_snapshot(facts)
+        # read by the pre-flight; without it, not read at all
+        result["snapshot"], snapshot_missing = (facts.snapshot, facts.snapshot_missing) if facts is not None else (None, False)
         result["selection"] = {"action": "given", "job": None, "age_seconds": None, "satisfies": None,
                                "snapshot_id": request.snapshot_id}
     snapshots = None
@@ -570,9 +567,9 @@ def start(atlas, backup, restorer, request, skip, safety, policy):
 
 def choose_snapshot(atlas, backup, request, policy, jobs, deadline):
     """The snapshot by policy, and what to do about an earlier restore into this target: the request with its snapshot, or a refusal."""
-    query = {"completed": "true"} if backup.cluster_type == "legacy" else None  # the legacy list's own filter
     sharded = atlas.params["sharded"]
-    selection = decide(request, policy, jobs, backup.snapshots(sharded=sharded, query=query, deadline=deadline), now=time.time())
+    snapshots = backup.snapshots(sharded=sharded, query=list_query(backup.cluster_type, completed_only=True), deadline=deadline)
+    selection = decide(request, policy, jobs, snapshots, now=time.time())
     if selection.job is not None and selection.snapshot is None and selection.job.get("snapshot_id"):
         try:  # the earlier restore's snapshot, for its time (it may have been deleted since)
             selection.snapshot = backup.snapshot(selection.job["snapshot_id"], sharded=sharded, deadline=deadline)
@@ -582,14 +579,6 @@ def choose_snapshot(atlas, backup, request, policy, jobs, deadline):
     if selection.action in REFUSALS:
         raise InvalidInputError(refusal_message(selection, request, policy))
     return replace(request, snapshot_id=selection.snapshot_id)
-
-
-def given_snapshot(facts):
-    """The snapshot named by snapshot_id as the pre-flight read it (without pre-flight it is not read: None), and whether
-    Atlas says it does not exist."""
-    if facts is None:
-        return None, False
-    return facts.snapshot, facts.snapshot_missing
 
 
 def refuse_given_snapshot(result, request, missing):

@@ -146,7 +146,7 @@ snapshot:
 """
 
 from ansible_collections.atlasops.backup.plugins.module_utils._module import AtlasModule, argument_spec
-from ansible_collections.atlasops.backup.plugins.module_utils._snapshots import check_snapshot_options, select
+from ansible_collections.atlasops.backup.plugins.module_utils._snapshots import check_snapshot_options, list_query, select
 
 
 def main():
@@ -169,10 +169,7 @@ def main():
         if params["snapshot_id"]:
             snapshots = [backup.snapshot(params["snapshot_id"], sharded=params["sharded"])]
         else:
-            query = None
-            if params["cluster_type"] == "legacy":
-                # The legacy list leaves incomplete snapshots out unless asked for them.
-                query = {"completed": "true" if params["completed_only"] else "all"}
+            query = list_query(params["cluster_type"], params["completed_only"])
             snapshots = select(backup.snapshots(sharded=params["sharded"], query=query), completed_only=params["completed_only"],
                                snapshot_type=params["snapshot_type"], before=before)
         atlas.result.update(snapshots=snapshots, snapshot=snapshots[0] if snapshots else None)
