@@ -12,10 +12,11 @@ lets a 60 s window hold more than its limit. Within a lane:
   schedule or its fair share of the budget (whichever is longer) goes before it, so none starves;
 - routine polls (jobs probably still running) use at most ROUTINE_SHARE of the budget, spread evenly,
   so that they never drain the window the ends of the fleet will need;
-- restores of one fleet are alike: once a job is seen completed at age d, every other job is polled
-  when it reaches age d (its predicted end), from the whole budget, and routine polls leave room for
-  the predicted polls of the coming minute. A job still running then costs one poll and goes back to
-  its age schedule.
+- restores of one fleet are alike: once a job is seen completed, having ended by age d (its own finish
+  time says when; else the age at which it was seen completed), every other job is polled when it
+  reaches age d (its predicted end), from the whole budget, and routine polls leave room for the
+  predicted polls of the coming minute. A job still running then costs one poll and goes back to its
+  age schedule.
 
 A 429 pauses and slows the lane's budget alone: the others go on. Requests are tried once (the
 client's retries would pause every job for one): a failed poll is the job's own, tried again after a backoff,
@@ -38,10 +39,10 @@ from dataclasses import dataclass, field
 from ansible_collections.atlasops.backup.plugins.module_utils._backup import ClusterBackup
 from ansible_collections.atlasops.backup.plugins.module_utils._client import PAGE_SIZE
 from ansible_collections.atlasops.backup.plugins.module_utils._errors import AtlasError
-from ansible_collections.atlasops.backup.plugins.module_utils._fleet_lanes import Lane
+from ansible_collections.atlasops.backup.plugins.module_utils._fleet_lanes import AGE_RESOLUTION, Lane
 from ansible_collections.atlasops.backup.plugins.module_utils._restore import batch_of
 from ansible_collections.atlasops.backup.plugins.module_utils._target import target_is_ready, target_state
-from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc
+from ansible_collections.atlasops.backup.plugins.module_utils._time import iso_utc, parse_atlas_time
 from ansible_collections.atlasops.backup.plugins.module_utils._views import TERMINAL_JOB_STATUSES, batch_view
 from ansible_collections.atlasops.backup.plugins.module_utils._waiter import LAST_POLL_LEAD, MAX_INTERVAL, interval_after, job_age
 
@@ -56,6 +57,18 @@ SUMMARY_KEYS = ("total", "completed", "failed", "cancelled", "expired", "timed_o
 RETRY_FIRST = 1.0
 # How an entry whose job is a legacy batch ends: the first of these that any member has.
 _WORST_OUTCOME_FIRST = ("unreadable", "failed", "cancelled", "expired", "timed_out", "target_not_ready", "completed")
+
+
+def end_age_bound(view: dict, polled_age: float) -> float:
+    """The latest age at which a completed job can have ended, ages counted from its creation time to the second.
+
+    Its own times say it best (finished_at less created_at: each to the second, so one more second covers both); the
+    age at which it was seen completed is the bound when it has no finish time.
+    """
+    finished, created = parse_atlas_time(view.get("finished_at")), parse_atlas_time(view.get("created_at"))
+    if finished is None or created is None or finished < created:
+        return polled_age
+    return min(polled_age, finished - created + AGE_RESOLUTION)
 
 
 @dataclass(frozen=True)
@@ -324,13 +337,14 @@ class FleetWait:
         if watch.ref.cluster_type == "legacy" and watch.members is None and not watch.member:
             self._find_batch(watch, lane, deadline)
         if view["status"] not in TERMINAL_JOB_STATUSES:
+            lane.ran(watch.polled_age)
             if self._check_mode:
                 watch.phase = "done"
             else:
                 self._queue(watch, now + interval_after(watch.age(now)))
             return
         if view["status"] == "completed":
-            lane.learn(watch.polled_age, now, self._order)
+            lane.learn(end_age_bound(view, watch.polled_age), now, self._order)
         if not self._wait_for_target or view["status"] != "completed" or watch.member:
             watch.phase = "done"
             return

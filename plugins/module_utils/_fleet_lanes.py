@@ -15,7 +15,7 @@ import heapq
 import math
 from collections import deque
 
-from ansible_collections.atlasops.backup.plugins.module_utils._waiter import interval_after
+from ansible_collections.atlasops.backup.plugins.module_utils._waiter import MIN_INTERVAL, interval_after
 
 # A 429 pauses its budget as long as Retry-After asks, or without one 1, 2, 4 ... s, at most this long.
 LIMITED_PAUSE_CEILING = 60.0
@@ -138,7 +138,8 @@ class Lane:
         self.awaited = 0  # watches whose next poll is in this lane
         self.watches: list = []  # every watch that was ever in this lane
         self._known: set = set()  # their serials
-        self.end_age = None  # the least age at which a job of this lane was seen completed
+        self.end_age = None  # the least age by which a job of this lane is known to have ended
+        self.running_age = None  # the greatest age at which a job of this lane was seen still running
         self.predicted: list = []  # sorted (time, serial) of the predicted polls not yet made
         self.last_poll = math.inf  # when the wait's last polls go
 
@@ -203,6 +204,22 @@ class Lane:
         """When the watch reaches the fleet's end age (its predicted end)."""
         return watch.born + self.end_age + AGE_RESOLUTION
 
+    def ran(self, age: float) -> None:
+        """A job of this lane was seen still running at this age."""
+        if self.learns and (self.running_age is None or age > self.running_age):
+            self.running_age = age
+
+    def informative_from(self, watch) -> float:
+        """When a routine poll of the watch can tell more than the lane's last poll of a running job did.
+
+        Before the fleet's end is known, a job younger than one seen running, give or take its poll interval, is
+        taken to be running too (restores of one fleet are alike): the oldest job is read on its schedule, the others
+        when they pass it, or when they starve.
+        """
+        if not self.learns or self.running_age is None or watch.born is None:
+            return -math.inf
+        return watch.born + self.running_age + interval_after(self.running_age)
+
     def learn(self, age: float, now: float, order) -> None:
         """A job of this lane was seen completed at this age: the others are polled when they reach it."""
         if not self.learns or (self.end_age is not None and age >= self.end_age):
@@ -217,7 +234,8 @@ class Lane:
         self.unpredict(watch)
         if self.end_age is None or watch.born is None or (watch.polled_age is not None and watch.polled_age >= self.end_age):
             return
-        at = max(now, self.likely_from(watch))
+        # never sooner after its last poll than its schedule's shortest interval
+        at = max(now, self.likely_from(watch), (watch.last_poll if watch.last_poll is not None else -math.inf) + MIN_INTERVAL)
         watch.predicted, watch.likely_left = (at, watch.serial), LIKELY_POLLS
         bisect.insort(self.predicted, watch.predicted)
         if at < watch.due:
@@ -261,14 +279,18 @@ class Lane:
         wake = math.inf
         for watch, hungry in candidates:
             likely = self.likely(watch, now)
+            if not likely and watch.likely_left > 0 and watch.born is not None and self.likely_from(watch) > now:
+                wake = min(wake, self.likely_from(watch))  # it becomes likely then: look again
+            if not likely and not hungry and self.informative_from(watch) > now:
+                # the oldest due job tells nothing new yet (nor do the younger ones behind it): look again then
+                wake = min(wake, self.informative_from(watch))
+                continue
             at = self.gate(now, likely, hungry)
             if best is None or at < best[0]:
                 best = (at, watch, not likely)
-            if not likely and watch.likely_left > 0 and watch.born is not None and self.likely_from(watch) > now:
-                wake = min(wake, self.likely_from(watch))  # it becomes likely then: look again
         top = self._top(self.pending)
         if top is not None:
-            wake = top[0]
+            wake = min(wake, top[0])
         if starving is not None and starving[0] > now:
             wake = min(wake, starving[0])
         if best is None or wake < best[0]:

@@ -88,9 +88,12 @@ options:
         with every other slice of an AWX job (divide the budget by the number of slices).
       - No 60-second window sees more requests than this; with many jobs, each is polled less often than its schedule asks.
       - Polls of jobs that are probably still running use at most half of it, spread evenly; the rest is kept for the polls
-        likely to find a job ended (a job that reaches the age at which another job of the same project was seen completed).
-        The job most likely to have ended, the oldest, goes first, and no job waits longer than its schedule or its fair share
-        of the budget, whichever is longer.
+        likely to find a job ended (a job that reaches the age by which another job of the same project ended, from that
+        job's own finish time). The job most likely to have ended, the oldest, goes first; a younger one is not read before
+        it is older than a job last seen running. No job waits longer than its schedule or its fair share of the budget,
+        whichever is longer.
+      - Noticing each end takes one poll, so a budget below the number of jobs of a project that end within one minute makes
+        the last of them wait for the window to pass.
       - Cluster reads (O(wait_for_target=true)) have a budget of their own, ten times this per project, because Atlas's
         Clusters bucket is ten times its Cloud Backups bucket, so this is the same share of Atlas's limit.
     type: int

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 
 import pytest
@@ -20,6 +21,11 @@ PROJECT_B = "6a1a2b3c4d5e6f7a8b9c0d1e"
 
 def object_id(seconds: float, serial: int) -> str:
     return f"{int(WALL0 + seconds):08x}{serial:016x}"
+
+
+def iso_at(seconds: float) -> str:
+    """The fake wall clock at clock() == seconds, to the second, as Atlas writes its times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(WALL0 + seconds)))
 
 
 class FakeAtlas:
@@ -71,10 +77,11 @@ class FakeAtlas:
                    "targetProjectId": project, "status": "RUNNING"}
             if self.now >= job["end"]:
                 raw["status"] = "COMPLETED" if job["outcome"] == "completed" else "FAILED"
+                raw["restoreFinishedDate"] = iso_at(job["end"])
             return raw
         if self.now >= job["end"]:
             if job["outcome"] == "completed":
-                raw["finishedAt"] = "2026-12-02T00:00:00Z"
+                raw["finishedAt"] = iso_at(job["end"])
             else:
                 raw[job["outcome"]] = True
         return raw
