@@ -8,7 +8,8 @@ lets a 60 s window hold more than its limit. Within a lane:
 
 - each job is due on its own age schedule (interval_after, as one job's wait is), and stops being
   polled once it is terminal (and, with wait_for_target, once its target is ready);
-- the due job most likely to have ended goes first: the oldest; a job left unpolled longer than its
+- the due job most likely to have ended goes first: the oldest; a younger one is not read before it is
+  older than a job seen running (it would say "running" again); a job left unpolled longer than its
   schedule or its fair share of the budget (whichever is longer) goes before it, so none starves;
 - routine polls (jobs probably still running) use at most ROUTINE_SHARE of the budget, spread evenly,
   so that they never drain the window the ends of the fleet will need;

@@ -90,8 +90,9 @@ options:
       - Polls of jobs that are probably still running use at most half of it, spread evenly; the rest is kept for the polls
         likely to find a job ended (a job that reaches the age by which another job of the same project ended, from that
         job's own finish time). The job most likely to have ended, the oldest, goes first; a younger one is not read before
-        it is older than a job last seen running. No job waits longer than its schedule or its fair share of the budget,
-        whichever is longer.
+        it is older than a job last seen running. A job left unread longer than its schedule or its fair share of the budget
+        (whichever is longer) goes before the others; when many reach that point together, they are read in turn at the
+        routine pace.
       - Noticing each end takes one poll, so a budget below the number of jobs of a project that end within one minute makes
         the last of them wait for the window to pass.
       - Cluster reads (O(wait_for_target=true)) have a budget of their own, ten times this per project, because Atlas's

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from harness import OTHER_PROJECT, PROJECT, api_calls
 RECORD = "Record the result"
 PUBLISH = "Publish the result for the next node of an AWX workflow"
 SUMMARY = "Summarize the restore"
+BATCH_REFUSAL = "Refuse a batch whose clusters would restore into one target, or into one another"
 
 
 def inventory(tmp_path, hosts: dict, **group_vars) -> str:
@@ -111,14 +113,17 @@ def test_a_batch_restoring_two_clusters_into_one_target_or_into_a_source_is_refu
     hosts["b"]["restore_target_cluster_name"] = "dst-a"
     run = fleet(ansible, tmp_path, hosts)
     assert run.rc != 0 and emulator.requests() == []
-    message = run.on("Refuse a batch whose clusters would restore into one target, or into one another", "a")["result"]["msg"]
+    message = run.on(BATCH_REFUSAL, "a")["result"]["msg"]
     assert "both restore into dst-a" in message
+    assert not [entry for entry in run.results if entry["task"].endswith("Start the restore (or re-use the matching job) and wait for it")]
+    assert all(re.search(rf"^{name}\s+:.*failed=1", run.stdout, re.MULTILINE) for name in ("a", "b")), run.stdout[-2000:]
     hosts = hosts_for(["a", "b"])
     hosts["b"]["restore_target_cluster_name"] = "src-a"
     run = fleet(ansible, tmp_path, hosts)
     assert run.rc != 0 and emulator.requests() == []
-    assert "the source cluster of host a" in run.on("Refuse a batch whose clusters would restore into one target, or into one another",
-                                                    "b")["result"]["msg"]
+    assert "the source cluster of host a" in run.on(BATCH_REFUSAL, "b")["result"]["msg"]
+    # the batch's refusal fails each of its hosts (in AWX too): the recap counts a failure for both
+    assert all(re.search(rf"^{name}\s+:.*failed=1", run.stdout, re.MULTILINE) for name in ("a", "b")), run.stdout[-2000:]
 
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "roles" / "restore" / "templates"

@@ -204,7 +204,7 @@ def test_before_any_end_the_oldest_job_stands_for_the_younger_ones():
     assert {name for when, name in early} <= {ref.job_id for ref in refs[:10]}, "a younger job was read"
 
 
-def test_a_younger_job_that_ends_first_is_still_noticed_within_its_fair_share():
+def test_a_younger_job_that_ends_first_is_still_noticed_within_twice_its_fair_share():
     # the fleet is not alike after all: a small restore made last ends long before the others
     atlas = FakeAtlas()
     atlas.now = 20.0
