@@ -66,8 +66,9 @@ def test_a_hundred_staggered_jobs_end_within_the_fleet_target():
     assert max(lateness) <= interval_after(JOB_SECONDS) + 8.0
 
 
-@pytest.mark.parametrize("last_start, wait_from, per_minute", [(25.6, 30.5, 100), (25.6, 35.0, 100), (25.6, 45.0, 100),
-                                                              (25.6, 27.8, 125), (15.0, 17.0, 125)])
+@pytest.mark.parametrize("last_start, wait_from, per_minute", [
+    (25.6, 30.5, 100), (25.6, 35.0, 100), (25.6, 45.0, 100), (25.6, 27.8, 125), (15.0, 17.0, 125),
+])
 def test_a_hundred_ends_are_noticed_at_once_when_the_budget_has_room_for_them(last_start, wait_from, per_minute):
     # As the role over 100 hosts runs it: starts 0.26 s apart, the wait begins when the last has started. Noticing 100
     # ends of 26 s take 100 polls. With the first end already past, a budget of 100 holds them: each job is polled
