@@ -281,9 +281,10 @@ class Lane:
             likely = self.likely(watch, now)
             if not likely and watch.likely_left > 0 and watch.born is not None and self.likely_from(watch) > now:
                 wake = min(wake, self.likely_from(watch))  # it becomes likely then: look again
-            if not likely and not hungry and self.informative_from(watch) > now:
+            informative_at = -math.inf if likely or hungry else self.informative_from(watch)
+            if informative_at > now:
                 # the oldest due job tells nothing new yet (nor do the younger ones behind it): look again then
-                wake = min(wake, self.informative_from(watch))
+                wake = min(wake, informative_at)
                 continue
             at = self.gate(now, likely, hungry)
             if best is None or at < best[0]:
